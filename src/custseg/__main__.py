@@ -1,0 +1,4 @@
+"""``python -m custseg`` runs the command line."""
+from .cli import main
+
+main()

@@ -1,0 +1,84 @@
+"""Write outputs safely: all-or-nothing files, and CSV cells that spreadsheets will not execute.
+
+Every output goes to a temporary file in the target's directory and is renamed over the target
+only when complete, so an interrupted or failed run leaves the previous output intact.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+
+#: A cell starting with one of these is read as a formula by spreadsheet programs.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds."""
+    target = Path(target)
+    if target.exists() and target.is_dir():
+        raise InputError("is a directory, expected a file path", file=target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def neutralise_formula(value: object) -> object:
+    """Prefix a text cell that a spreadsheet would run as a formula with a quote."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``df`` whose text cells cannot be executed by a spreadsheet program."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
+            out[col] = out[col].map(neutralise_formula)
+    return out
+
+
+def write_table(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``df`` to ``path`` as CSV (formula-safe) or Parquet, chosen by the extension."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=path)
+    with atomic_path(path) as tmp:
+        if suffix == ".csv":
+            safe_for_spreadsheet(df).to_csv(tmp, index=False, lineterminator="\n")
+        else:
+            df.to_parquet(tmp, index=False)
+    return path
+
+
+def write_json(obj: object, path: str | Path) -> Path:
+    """Write ``obj`` as pretty, key-sorted JSON (deterministic bytes)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def write_text(text: str, path: str | Path) -> Path:
+    """Write ``text`` to ``path`` atomically (UTF-8)."""
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return path
