@@ -1,0 +1,258 @@
+"""Classic RFM: recency, frequency and monetary scores per customer, and the named RFM segments.
+
+Each of R, F, M is a score from 1 to ``bins`` (5 by default) by quantile of the feature table's
+``recency_days`` (inverted: the most recent customers score highest), ``frequency`` and
+``monetary``. Customers with equal values always share a score. Where quantiles collapse (in Olist
+about 97% of customers bought once, so frequency has no quintiles) the scoring says what it did
+instead, in ``df.attrs["notes"]``: frequency falls back to fixed order-count thresholds, a
+constant recency or monetary value scores everyone in the middle.
+
+The named segments are a partition of the grid of R and FM = ceil((F + M) / 2) scores, so that
+every customer lands in exactly one (see :data:`SEGMENT_RULES` and :func:`rules_markdown`).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .features import features as feature_table
+from .ingest import Dataset
+
+GRID = 5
+#: Lowest order count of each F score when frequency quantiles collapse: 1 | 2 | 3 | 4-5 | 6+ ...
+FREQUENCY_FLOORS = (1, 2, 3, 4, 6, 10, 20, 50, 100)
+MIN_BINS, MAX_BINS = 2, len(FREQUENCY_FLOORS)
+REQUIRED = ("customer_unique_id", "recency_days", "frequency", "monetary")
+OUTPUT_COLUMNS = [
+    "customer_unique_id", "recency_days", "frequency", "monetary", "R", "F", "M", "rfm_code", "segment",
+]
+
+
+@dataclass(frozen=True)
+class RfmRule:
+    """A named segment: an R-score range and an FM-score range (inclusive, on the 1-5 grid)."""
+
+    name: str
+    r: tuple[int, int]
+    fm: tuple[int, int]
+    meaning: str
+
+    def matches(self, r: int, fm: int) -> bool:
+        return self.r[0] <= r <= self.r[1] and self.fm[0] <= fm <= self.fm[1]
+
+
+#: The named segments; together they cover every (R, FM) cell of the 5x5 grid exactly once.
+SEGMENT_RULES: tuple[RfmRule, ...] = (
+    RfmRule("Champions", (4, 5), (4, 5), "bought recently, buy often and spend the most"),
+    RfmRule("Loyal", (3, 3), (4, 5), "buy often and spend well, a little less recently"),
+    RfmRule("Potential loyalists", (4, 5), (2, 3), "recent, with average frequency and spend"),
+    RfmRule("New customers", (5, 5), (1, 1), "bought very recently, little so far"),
+    RfmRule("Promising", (4, 4), (1, 1), "bought recently, little so far"),
+    RfmRule("Need attention", (3, 3), (2, 3), "average recency, frequency and spend"),
+    RfmRule("About to sleep", (3, 3), (1, 1), "average recency, low frequency and spend"),
+    RfmRule("At risk", (1, 2), (3, 4), "spent well or bought often, but long ago"),
+    RfmRule("Can't lose them", (1, 2), (5, 5), "were among the best customers, but long ago"),
+    RfmRule("Hibernating", (2, 2), (1, 2), "low spend and frequency, last purchase long ago"),
+    RfmRule("Lost", (1, 1), (1, 2), "lowest recency, frequency and spend"),
+)
+
+
+def fm_score(f: int, m: int) -> int:
+    """FM score: the mean of F and M, halves rounded up."""
+    return (f + m + 1) // 2
+
+
+def matching_segments(r: int, f: int, m: int) -> list[str]:
+    """Names of every rule matching the grid scores (r, f, m); a partition gives exactly one."""
+    fm = fm_score(f, m)
+    return [rule.name for rule in SEGMENT_RULES if rule.matches(r, fm)]
+
+
+def segment_grid() -> np.ndarray:
+    """A (6, 6) array of segment names indexed [R, FM] (row and column 0 unused)."""
+    grid = np.full((GRID + 1, GRID + 1), "", dtype=object)
+    for r in range(1, GRID + 1):
+        for fm in range(1, GRID + 1):
+            names = [rule.name for rule in SEGMENT_RULES if rule.matches(r, fm)]
+            if len(names) != 1:
+                raise AssertionError(f"RFM rules are not a partition at R={r}, FM={fm}: {names}")
+            grid[r, fm] = names[0]
+    return grid
+
+
+def score_range(lo_hi: tuple[int, int]) -> str:
+    """An inclusive score range as text: '3' or '4-5'."""
+    return str(lo_hi[0]) if lo_hi[0] == lo_hi[1] else f"{lo_hi[0]}-{lo_hi[1]}"
+
+
+def rules_markdown() -> str:
+    """The rules as a Markdown table (the README's "RFM segments" table)."""
+    lines = ["| segment | R | FM | meaning |", "|---|---|---|---|"]
+    lines += [
+        f"| {rule.name} | {score_range(rule.r)} | {score_range(rule.fm)} | {rule.meaning} |"
+        for rule in SEGMENT_RULES
+    ]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores
+
+
+def quantile_scores(values: pd.Series, bins: int) -> pd.Series:
+    """Scores 1..bins by quantile, higher value -> higher score; equal values share a score.
+
+    A customer's score is set by how many customers have a strictly lower value, so a block of
+    ties never straddles two scores (unlike NTILE, which splits ties arbitrarily).
+    """
+    below = values.rank(method="min").astype("int64") - 1
+    return (1 + below * bins // len(values)).astype("int64")
+
+
+def _fixed_frequency_scores(frequency: pd.Series, bins: int) -> pd.Series:
+    floors = np.asarray(FREQUENCY_FLOORS[:bins])
+    return pd.Series(np.searchsorted(floors, frequency.to_numpy(), side="right"), index=frequency.index, dtype="int64")
+
+
+def _floor_labels(bins: int) -> str:
+    floors = FREQUENCY_FLOORS[:bins]
+    spans = [
+        str(lo) if hi - lo == 1 else f"{lo}-{hi - 1}"
+        for lo, hi in zip(floors, floors[1:])
+    ]
+    return " | ".join(spans + [f"{floors[-1]}+"])
+
+
+def _empty_scores(scores: pd.Series, bins: int) -> list[int]:
+    return sorted(set(range(1, bins + 1)) - set(scores.unique().tolist()))
+
+
+def frequency_scores(frequency: pd.Series, bins: int) -> tuple[pd.Series, list[str]]:
+    """F scores by quantile, or by fixed order counts when quantiles leave scores empty."""
+    scores = quantile_scores(frequency, bins)
+    empty = _empty_scores(scores, bins)
+    if not empty:
+        return scores, []
+    once = (frequency == frequency.min()).mean()
+    note = (
+        f"F: frequency quantiles collapse ({once:.1%} of customers have frequency {frequency.min()}; "
+        f"quantile scores would leave F = {', '.join(map(str, empty))} empty); "
+        f"F scored by fixed order counts {_floor_labels(bins)} instead"
+    )
+    return _fixed_frequency_scores(frequency, bins), [note]
+
+
+def value_scores(
+    values: pd.Series, bins: int, letter: str, label: str, *, invert: bool = False
+) -> tuple[pd.Series, list[str]]:
+    """R or M scores by quantile (ties share a score), with a note when ties leave scores empty.
+
+    ``invert`` gives the highest score to the lowest value (recency: fewest days = most recent).
+    """
+    if values.nunique() == 1:
+        middle = (bins + 1) // 2
+        note = f"{letter}: every customer has the same {label} ({values.iloc[0]:g}); all scored {middle}"
+        return pd.Series(middle, index=values.index, dtype="int64"), [note]
+    scores = quantile_scores(-values if invert else values, bins)
+    empty = _empty_scores(scores, bins)
+    if not empty:
+        return scores, []
+    note = (
+        f"{letter}: ties in {label} leave score(s) {', '.join(map(str, empty))} empty "
+        "(equal values share a score)"
+    )
+    return scores, [note]
+
+
+def on_grid(scores: pd.Series, bins: int) -> pd.Series:
+    """Scores of 1..bins placed on the 1-5 grid the segment rules are written for."""
+    if bins == GRID:
+        return scores
+    return scores.map(lambda s: math.ceil(GRID * (s - 0.5) / bins)).astype("int64")
+
+
+# ---------------------------------------------------------------------------------------------
+# The analysis
+
+
+def checked_table(table: pd.DataFrame) -> pd.DataFrame:
+    """The RFM input columns of a feature table, validated: present, complete, frequency >= 1."""
+    for column in REQUIRED:
+        if column not in table.columns:
+            raise InputError("missing", file="feature table", column=column)
+    if table.empty:
+        raise InputError("no customers with a counted order before the as-of date", file="feature table")
+    out = table[list(REQUIRED)].copy()
+    for column in REQUIRED[1:]:
+        out[column] = pd.to_numeric(out[column], errors="coerce")
+        missing = int(out[column].isna().sum())
+        if missing:
+            raise InputError(f"{missing:,} missing or non-numeric value(s)", file="feature table", column=column)
+    if (out["frequency"] < 1).any():
+        raise InputError("frequency below 1 (every customer has at least one order)", file="feature table",
+                         column="frequency")
+    return out.sort_values("customer_unique_id", kind="stable").reset_index(drop=True)
+
+
+def rfm(
+    data_or_features: pd.DataFrame | str | Path | Dataset,
+    as_of: date | datetime | str | None = None,
+    bins: int = 5,
+) -> pd.DataFrame:
+    """RFM scores and named segment per customer; what the scoring had to do is in ``attrs["notes"]``.
+
+    ``data_or_features`` is a feature table (as from :func:`custseg.features.features`; ``as_of``
+    is then not needed), or a data directory / Dataset from which it is built as of ``as_of``.
+    Columns: customer_unique_id, recency_days, frequency, monetary, R, F, M, rfm_code ("545"),
+    segment; one row per customer, sorted by customer_unique_id.
+    """
+    if not MIN_BINS <= bins <= MAX_BINS:
+        raise InputError(f"bins must be between {MIN_BINS} and {MAX_BINS}, got {bins}")
+    if isinstance(data_or_features, pd.DataFrame):
+        table = data_or_features
+    elif as_of is None:
+        raise InputError("an as-of date is needed to build features from data")
+    else:
+        table = feature_table(data_or_features, as_of)
+    out = checked_table(table)
+
+    notes = [
+        f"R, F, M scored 1-{bins} by quantile; equal values share a score; R inverted (most recent = {bins})"
+    ]
+    r, r_notes = value_scores(out["recency_days"], bins, "R", "recency_days", invert=True)
+    f, f_notes = frequency_scores(out["frequency"], bins)
+    m, m_notes = value_scores(out["monetary"], bins, "M", "monetary")
+    notes += r_notes + f_notes + m_notes
+    if bins != GRID:
+        notes.append(f"segments: scores of 1-{bins} placed on the 1-5 grid as ceil(5 * (score - 0.5) / {bins})")
+
+    out["R"], out["F"], out["M"] = r, f, m
+    out["rfm_code"] = r.astype(str) + f.astype(str) + m.astype(str)
+    grid = segment_grid()
+    fm = (on_grid(f, bins) + on_grid(m, bins) + 1) // 2
+    out["segment"] = grid[on_grid(r, bins).to_numpy(), fm.to_numpy()].astype(str)
+    out = out[OUTPUT_COLUMNS]
+    out.attrs["notes"] = notes
+    return out
+
+
+def segment_summary(scored: pd.DataFrame) -> pd.DataFrame:
+    """Customers and share per named segment, in rule order (empty segments included)."""
+    counts = scored["segment"].value_counts()
+    rows = [
+        {
+            "segment": rule.name,
+            "R": score_range(rule.r),
+            "FM": score_range(rule.fm),
+            "customers": int(counts.get(rule.name, 0)),
+            "share": float(counts.get(rule.name, 0)) / len(scored) if len(scored) else 0.0,
+        }
+        for rule in SEGMENT_RULES
+    ]
+    return pd.DataFrame(rows, columns=["segment", "R", "FM", "customers", "share"])
