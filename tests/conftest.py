@@ -44,3 +44,29 @@ def olist_dir() -> Path:
 @pytest.fixture
 def cli():
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def make_synth(tmp_path_factory):
+    """``make_synth(**kwargs) -> Path``: synthetic data from ``custseg.synth.generate``, made once
+    per session (per xdist worker) for each set of arguments. Defaults: 3000 customers, seed 7."""
+    from custseg.synth import generate
+
+    made: dict[tuple, Path] = {}
+
+    def make(**kwargs) -> Path:
+        kwargs = {"customers": 3000, "seed": 7, **kwargs}
+        key = tuple(sorted(kwargs.items()))
+        if key not in made:
+            made[key] = tmp_path_factory.mktemp("synth")
+            generate(made[key], **kwargs)
+        return made[key]
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def synth_dir(make_synth) -> Path:
+    """A small synthetic Olist export (3000 customers, seed 7, 24 months from 2016-09-01) with
+    truth.csv; generated once per session."""
+    return make_synth()
