@@ -1,35 +1,38 @@
-"""Read a data directory into DuckDB and check it against the data contract.
+"""Read order history into DuckDB as the contract's typed tables, checking it on the way.
 
-:func:`load` returns a :class:`Dataset`: a DuckDB connection holding one typed table per contract
-table (``customers``, ``orders``, ``order_items``, ...), plus what was read (files, row counts)
-and the warnings found on the way. Problems that make the data unusable raise
-:class:`~custseg.errors.InputError` with a one-line message naming the file and column.
+Two kinds of data give the same tables (``customers``, ``orders``, ``order_items``, ``payments``,
+``reviews``, ``products``, ``sellers``, ``geolocation``, ``category_translation``):
+
+* an Olist export: a directory of the nine tables as CSV or Parquet files (:func:`load`);
+* a generic transaction log: one file, one row per order or order line, read through a
+  :class:`~custseg.schema.LogMapping` (:func:`load_log`). Its rows become delivered orders, their
+  items and one payment each; the other tables exist, empty.
+
+:func:`open_data` takes either. Every check of :mod:`custseg.checks` runs once, while loading:
+problems that make the data unusable raise :class:`~custseg.errors.InputError` (or, with
+``strict=False``, are kept in ``Dataset.problems`` for ``custseg validate``); survivable ones are
+kept in ``Dataset.warnings``. Raw files are read once: type failures are counted in the same scan
+that builds the typed tables.
 """
 from __future__ import annotations
 
+import codecs
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
+from .checks import Check, Finding, drop_duplicate_keys, duplicate_key_check, relation_checks, run_checks
 from .errors import InputError
-from .schema import TABLES, TableSpec
+from .schema import LOG_TABLES, TABLES, LogMapping, TableSpec
 
+#: Bytes read from the start of a text file to recognise binary data and other encodings.
+SNIFF_BYTES = 1 << 16
 
-@dataclass
-class Warning_:
-    """A survivable problem: counted, with a few examples."""
-
-    table: str
-    column: str | None
-    problem: str
-    count: int
-    examples: list[str] = field(default_factory=list)
-
-    def __str__(self) -> str:
-        where = f"{self.table}" + (f".{self.column}" if self.column else "")
-        ex = f" (e.g. {', '.join(self.examples)})" if self.examples else ""
-        return f"{where}: {self.problem}: {self.count:,}{ex}"
+_TYPE_NAMES = {"TIMESTAMP": "dates", "DOUBLE": "numbers", "INTEGER": "integers", "BIGINT": "integers"}
+# Bit i of this column marks rows whose i-th typed column held text that did not parse.
+_BAD = "__custseg_unparsed"
 
 
 @dataclass
@@ -40,66 +43,458 @@ class Dataset:
     root: Path
     files: dict[str, Path]
     rows: dict[str, int]
-    warnings: list[Warning_] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+    problems: list[InputError] = field(default_factory=list)
+    mapping: LogMapping | None = None
+
+    @property
+    def kind(self) -> str:
+        """``"olist"`` for an Olist export, ``"log"`` for a transaction log."""
+        return "log" if self.mapping else "olist"
 
     def scalar(self, sql: str, params: list | None = None):
         """The first column of the first row of ``sql``."""
         return self.con.execute(sql, params or []).fetchone()[0]
+
+    def record(self, findings: list[Finding]) -> None:
+        """Keep refusals as problems and the rest as warnings."""
+        for f in findings:
+            if f.refuse:
+                self.problems.append(f.error(self.files.get(f.table, self.root)))
+            else:
+                self.warnings.append(f)
+
+    def refuse_if_unusable(self) -> None:
+        """Raise the first problem (saying how many more there are), if there is one."""
+        if not self.problems:
+            return
+        first, more = self.problems[0], len(self.problems) - 1
+        if not more:
+            raise first
+        raise InputError(f"{first.problem} (and {more} more problem{'s' if more > 1 else ''}: "
+                         "run custseg validate)", file=Path(first.file) if first.file else None,
+                         column=first.column)
 
 
 def _sql_str(value: str | Path) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def _quote(column: str) -> str:
+    return '"' + column.replace('"', '""') + '"'
+
+
 def find_file(root: Path, spec: TableSpec) -> Path:
-    """The CSV or Parquet file holding ``spec`` in ``root``; InputError when there is none."""
-    for name in (spec.parquet_name, spec.csv_name):
-        path = root / name
-        if path.is_file():
-            return path
-    raise InputError(
-        f"missing file (expected {spec.csv_name} or {spec.parquet_name} in {root})",
-        file=spec.csv_name,
-    )
+    """The CSV or Parquet file holding ``spec`` in ``root`` (Parquet first); InputError when none."""
+    candidates = {p.suffix.lower(): p for p in sorted(root.glob(f"{spec.stem}.*")) if p.is_file()}
+    for suffix in (".parquet", ".csv"):
+        if suffix in candidates:
+            return candidates[suffix]
+    others = sorted(p.name for p in candidates.values())
+    if others:
+        raise InputError(f"found {others[0]}, which is not CSV or Parquet: export it as "
+                         f"{spec.csv_name} or {spec.parquet_name}", file=spec.csv_name)
+    raise InputError(f"missing file (expected {spec.csv_name} or {spec.parquet_name} in {root})",
+                     file=spec.csv_name)
 
 
-def _raw_relation(path: Path) -> str:
-    """SQL reading ``path`` with every column as text, so that type problems can be named."""
-    if path.suffix == ".parquet":
-        return f"read_parquet({_sql_str(path)})"
-    return f"read_csv({_sql_str(path)}, header=true, all_varchar=true, auto_detect=true)"
+def check_file(path: Path) -> None:
+    """Refuse an empty file, and a text file that is binary or not UTF-8 (judged on its start).
 
-
-def _typed_expr(column: str, sql_type: str) -> str:
-    col = f'"{column}"'
-    if sql_type == "VARCHAR":
-        return f"NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {col}"
-    return f"TRY_CAST(NULLIF(TRIM(CAST({col} AS VARCHAR)), '') AS {sql_type}) AS {col}"
-
-
-def load_table(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path) -> int:
-    """Create table ``spec.name`` from ``path`` with the contract's types; return its row count."""
-    raw = f"raw_{spec.name}"
+    DuckDB checks the encoding of the rest while reading; :func:`_read_error` words its complaint.
+    """
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("empty file", file=path)
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    if path.suffix.lower() == ".parquet":
+        if not head.startswith(b"PAR1"):
+            raise InputError("not a Parquet file", file=path)
+        return
+    if head.startswith(b"PK\x03\x04"):
+        raise InputError("a ZIP archive or Excel workbook, not CSV text: export it as CSV", file=path)
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise InputError("UTF-16 text, not UTF-8: save it as UTF-8", file=path)
+    if b"\x00" in head:
+        raise InputError("binary data, not CSV text", file=path)
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {raw} AS SELECT * FROM {_raw_relation(path)}")
-        present = [r[0] for r in con.execute(f"DESCRIBE {raw}").fetchall()]
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=len(head) == size)
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 text (byte 0x{head[exc.start]:02x} at offset {exc.start}): "
+                         "save it as UTF-8", file=path) from None
+    if not head.lstrip(codecs.BOM_UTF8).strip():
+        raise InputError("empty file", file=path)
+
+
+def _read_error(exc: duckdb.Error, path: Path) -> InputError:
+    """DuckDB's multi-line complaint about ``path`` as one line a user can act on."""
+    text = str(exc)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    at = f" at line {line.group(1)}" if line else ""
+    fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
+    if any(word in text.lower() for word in ("unicode", "utf-8", "utf8")):
+        if path.suffix.lower() == ".parquet":
+            return InputError("holds text that is not valid UTF-8", file=path)
+        return InputError(f"not UTF-8 text{at}: save it as UTF-8", file=path)
+    if fields:
+        return InputError(f"malformed CSV{at}: {fields.group(2)} fields where the header has "
+                          f"{fields.group(1)}", file=path)
+    if "sniffing" in text:
+        return InputError("not CSV text: no delimiter or quoting could be recognised", file=path)
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    first = re.sub(r"^[A-Za-z ]*Error: ", "", first)
+    kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"
+    return InputError(f"cannot be read as {kind}{at}: {first}", file=path)
+
+
+def _file_relation(path: Path) -> str:
+    """SQL reading ``path`` (CSV: every column as text, so that bad values can be counted)."""
+    if path.suffix.lower() == ".parquet":
+        return f"read_parquet({_sql_str(path)})"
+    # Quote and escape are fixed: the sniffer guesses "no quoting" when the first rows have none.
+    return f"read_csv({_sql_str(path)}, header = true, all_varchar = true, quote = '\"', escape = '\"')"
+
+
+def _columns_of(con: duckdb.DuckDBPyConnection, view: str, relation: str, path: Path) -> dict[str, str]:
+    """Create ``view`` over ``relation``; return its column names and types (binary ones refused)."""
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {relation}")
+        present = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {view}").fetchall()}
     except duckdb.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"cannot be read as {path.suffix.lstrip('.').upper()}: {first}", file=path) from None
+        raise _read_error(exc, path) from None
+    binary = [name for name, kind in present.items() if kind == "BLOB"]
+    if binary:
+        raise InputError("binary values (BLOB), expected text or numbers", file=path, column=binary[0])
+    return present
+
+
+def _text(column: str, source_type: str) -> str:
+    """The raw value of ``column``: NULL when empty; typed sources keep their type."""
+    if source_type == "VARCHAR":
+        return f"NULLIF({_quote(column)}, '')"
+    return _quote(column)
+
+
+def _parsed(text: str, sql_type: str, date_format: str | None = None) -> str:
+    if sql_type == "VARCHAR":
+        return f"CAST({text} AS VARCHAR)"
+    if date_format and sql_type == "TIMESTAMP":
+        return f"try_strptime(CAST({text} AS VARCHAR), {_sql_str(date_format)})"
+    return f"TRY_CAST({text} AS {sql_type})"
+
+
+def typed_column(column: str, sql_type: str, source_type: str = "VARCHAR") -> str:
+    """SQL reading raw ``column`` (of ``source_type``) as ``sql_type``, as the contract tables do.
+
+    Empty text and a value that does not parse are NULL. The spark engine transpiles this
+    expression, so that both engines read a file alike.
+    """
+    return _parsed(_text(column, source_type), sql_type)
+
+
+@dataclass(frozen=True)
+class _Column:
+    """How one target column is computed from the raw file."""
+
+    name: str
+    sql_type: str
+    text: str  # the raw value, NULL when empty
+    parsed: str  # the typed value, NULL when empty or unparseable
+
+    @property
+    def parses(self) -> bool:
+        return self.sql_type != "VARCHAR"
+
+
+def _typed_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[_Column], source: str,
+                 path: Path) -> list[_Column]:
+    """Create ``table`` from ``source`` with a bit mask of unparsed values; the parsed columns."""
+    parsed = [c for c in columns if c.parses]
+    mask = " | ".join(
+        f"(CASE WHEN {c.text} IS NOT NULL AND {c.parsed} IS NULL THEN {1 << i} ELSE 0 END)"
+        for i, c in enumerate(parsed)
+    ) or "0"
+    select = ", ".join(f"{c.parsed} AS {_quote(c.name)}" for c in columns)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select}, CAST({mask} AS UBIGINT) AS {_BAD} "
+                    f"FROM {source}")
+    except duckdb.Error as exc:
+        raise _read_error(exc, path) from None
+    return parsed
+
+
+def _column_findings(con: duckdb.DuckDBPyConnection, table: str, columns: list[_Column], source: str,
+                     required: tuple[str, ...], refuse: bool, where: str, date_hint: str = "",
+                     ) -> tuple[int, list[Finding]]:
+    """Row count of ``table``, its unparsed values and empty required values; drops the mask.
+
+    Findings are reported at ``where`` (a table, or a log file's name); with ``refuse`` those in
+    required columns refuse the data.
+    """
+    parsed = [c for c in columns if c.parses]
+    bit = {c.name: 1 << i for i, c in enumerate(parsed)}
+    counts = [f"count(*) FILTER (WHERE {_BAD} & {bit[c.name]} <> 0)" for c in parsed]
+    counts += [f"count(*) FILTER (WHERE {_quote(name)} IS NULL AND {_BAD} & {bit.get(name, 0)} = 0)"
+               for name in required]
+    rows, *counted = con.execute(f"SELECT count(*), {', '.join(counts) or '0'} FROM {table}").fetchone()
+    con.execute(f"ALTER TABLE {table} DROP COLUMN {_BAD}")
+    found = []
+    for c, n in zip(parsed, counted):
+        if n:
+            examples = con.execute(f"SELECT min(DISTINCT CAST({c.text} AS VARCHAR), 3) FROM {source} "
+                                   f"WHERE {c.text} IS NOT NULL AND {c.parsed} IS NULL").fetchone()[0]
+            problem = f"values that are not {_TYPE_NAMES[c.sql_type]}"
+            if c.sql_type == "TIMESTAMP":
+                problem += date_hint
+            found.append(Finding("unparsed_value", where, c.name, problem, n, tuple(examples),
+                                 refuse and c.name in required))
+    for name, n in zip(required, counted[len(parsed):]):
+        if n:
+            found.append(Finding("empty_value", where, name, f"rows with an empty {name}", n, (), refuse))
+    return rows, found
+
+
+def load_table(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path) -> tuple[int, list[Finding]]:
+    """Create table ``spec.name`` from ``path`` with the contract's types; its rows and findings."""
+    raw = f"raw_{spec.name}"
+    present = _columns_of(con, raw, f"SELECT * FROM {_file_relation(path)}", path)
     missing = [c for c in spec.columns if c not in present]
     if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}", file=path, column=missing[0])
-    select = ", ".join(_typed_expr(c, t) for c, t in spec.columns.items())
-    con.execute(f"CREATE OR REPLACE TABLE {spec.name} AS SELECT {select} FROM {raw}")
-    return con.execute(f"SELECT count(*) FROM {spec.name}").fetchone()[0]
+        raise InputError(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
+                         file=path, column=missing[0])
+    columns = []
+    for name, sql_type in spec.columns.items():
+        text = _text(name, present[name])
+        columns.append(_Column(name, sql_type, text, _parsed(text, sql_type)))
+    _typed_table(con, spec.name, columns, raw, path)
+    rows, found = _column_findings(con, spec.name, columns, raw, spec.required, spec.essential, spec.name)
+    con.execute(f"DROP VIEW {raw}")
+    if rows == 0:
+        found.append(Finding("empty_table", spec.name, None, "no rows: the table is empty", 0, (),
+                             spec.essential))
+    return rows, found
 
 
-def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None) -> Dataset:
-    """Load the nine Olist tables found in ``root`` into DuckDB tables named as in the contract."""
+def _deduplicated(ds: Dataset, found: list[Finding]) -> list[Finding]:
+    """Drop the repeated keys that ``found`` reports in non-essential tables, saying so."""
+    out = []
+    for f in found:
+        if f.check == "duplicate_key" and not f.refuse:
+            drop_duplicate_keys(ds.con, TABLES[f.table])
+            ds.rows[f.table] = ds.scalar(f"SELECT count(*) FROM {f.table}")
+            f = Finding(f.check, f.table, f.column, f"{f.problem} (kept the first row of each)", f.count,
+                        f.examples)
+        out.append(f)
+    return out
+
+
+def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, strict: bool = True) -> Dataset:
+    """Load and check the nine Olist tables found in directory ``root``.
+
+    Raises InputError for unusable data; with ``strict=False`` the problems are returned in
+    ``Dataset.problems`` instead (the tables of files that could not be read are then missing).
+    """
     root = Path(root)
     if not root.is_dir():
-        raise InputError("not a directory", file=root)
-    con = con or duckdb.connect()
-    files = {name: find_file(root, spec) for name, spec in TABLES.items()}
-    rows = {name: load_table(con, TABLES[name], files[name]) for name in TABLES}
-    return Dataset(con=con, root=root, files=files, rows=rows)
+        raise InputError("not a directory (an Olist export is a directory of CSV or Parquet files)",
+                         file=root)
+    ds = Dataset(con=con or duckdb.connect(), root=root, files={}, rows={})
+    for name, spec in TABLES.items():
+        try:
+            ds.files[name] = find_file(root, spec)
+            check_file(ds.files[name])
+            ds.rows[name], found = load_table(ds.con, spec, ds.files[name])
+            ds.record(found)
+        except InputError as exc:
+            ds.problems.append(exc)
+    keyed = [duplicate_key_check(TABLES[t]) for t in ds.rows if TABLES[t].primary_key]
+    ds.record(_deduplicated(ds, run_checks(ds.con, keyed)))
+    if len(ds.rows) == len(TABLES):
+        ds.record(run_checks(ds.con, relation_checks()))
+    if strict:
+        ds.refuse_if_unusable()
+    return ds
+
+
+def _log_relation(path: Path, mapping: LogMapping) -> str:
+    """SQL reading the log: by header, or by whitespace-separated fields named ``mapping.columns``."""
+    if not mapping.columns:
+        return f"SELECT * FROM {_file_relation(path)}"
+    fields = ", ".join(f"f[{i + 1}] AS {_quote(name)}" for i, name in enumerate(mapping.columns))
+    lines = (f"read_csv({_sql_str(path)}, header = false, columns = {{'line': 'VARCHAR'}}, "
+             "delim = '\x1f', quote = '', escape = '', auto_detect = false)")
+    return (f"SELECT {fields}, len(f) AS __fields, trim(line) AS __line FROM "
+            f"(SELECT string_split_regex(trim(line), '\\s+') AS f, line FROM {lines} "
+            "WHERE trim(line) <> '')")
+
+
+def _log_columns(path: Path, mapping: LogMapping, present: dict[str, str]) -> list[_Column]:
+    """The typed log columns (customer, order, purchased_at, amount); InputError for unknown names."""
+    for role, name in mapping.used_columns.items():
+        if name not in present:
+            shown = [c for c in present if not c.startswith("__")]
+            raise InputError(f"no such column (the {role} column; the file has: {', '.join(shown)})",
+                             file=path, column=name)
+    targets = {"customer": "VARCHAR", "order": "VARCHAR", "date": "TIMESTAMP", "amount": "DOUBLE"}
+    columns = []
+    for role, name in mapping.used_columns.items():
+        text = _text(name, present[name])
+        fmt = mapping.date_format if present[name] == "VARCHAR" else None
+        columns.append(_Column(name, targets[role], text, _parsed(text, targets[role], fmt)))
+    return columns
+
+
+def _check_mapping(path: Path, mapping: LogMapping) -> None:
+    roles = list(mapping.used_columns.values())
+    if len(set(roles)) < len(roles):
+        raise InputError(f"the customer, date, amount and order columns must differ: {', '.join(roles)}",
+                         file=path)
+    if mapping.columns is not None:
+        if path.suffix.lower() == ".parquet":
+            raise InputError("column names for a headerless file do not apply to Parquet", file=path)
+        dupes = sorted({c for c in mapping.columns if mapping.columns.count(c) > 1})
+        if dupes or not all(mapping.columns):
+            raise InputError(f"column names must be distinct and non-empty: {', '.join(mapping.columns)}",
+                             file=path)
+
+
+def _field_count_check(where: str, mapping: LogMapping) -> Check:
+    """Lines of a headerless log whose number of fields is not the number of names given."""
+    n = len(mapping.columns or ())
+    return Check("field_count", where, f"lines without exactly {n} fields", f"__fields <> {n}", "__line",
+                 refuse=True, source="raw_log")
+
+
+def _log_line_checks(where: str, mapping: LogMapping) -> list[Check]:
+    """Checks of the typed log lines (view ``log_lines``)."""
+    checks = [Check("negative_value", where, "negative amounts", "amount < 0", "amount",
+                    column=mapping.amount_col, source="log_lines")]
+    if mapping.order_col:
+        per_order = ("(SELECT order_id, count(DISTINCT customer) AS customers, "
+                     "count(DISTINCT purchased_at) AS dates FROM log_lines GROUP BY order_id)")
+        checks += [
+            Check("order_of_several_customers", where, "orders whose lines name different customers",
+                  "customers > 1", "order_id", column=mapping.order_col, refuse=True, source=per_order),
+            Check("order_of_several_dates", where, "orders whose lines have different dates (the earliest "
+                  "is used)", "dates > 1", "order_id", column=mapping.order_col, source=per_order),
+        ]
+    return checks
+
+
+def _log_lines_view(con: duckdb.DuckDBPyConnection, mapping: LogMapping) -> None:
+    """View ``log_lines`` (line, customer, order_id, purchased_at, amount) over table ``log_typed``."""
+    # Without an order column, each line is an order, named by its number.
+    order = _quote(mapping.order_col) if mapping.order_col else "CAST(rowid + 1 AS VARCHAR)"
+    con.execute(f"CREATE OR REPLACE TEMP VIEW log_lines AS SELECT rowid AS line, "
+                f"{_quote(mapping.customer_col)} AS customer, {order} AS order_id, "
+                f"{_quote(mapping.date_col)} AS purchased_at, {_quote(mapping.amount_col)} AS amount "
+                "FROM log_typed")
+
+
+def _olist_tables_from_log(con: duckdb.DuckDBPyConnection) -> None:
+    """Fill the nine contract tables from view ``log_lines``; the columns a log lacks are NULL."""
+    money = "CAST(sum(CAST(amount AS DECIMAL(38, 6))) AS DOUBLE)"  # exact sums: same bytes every run
+    filled = {
+        "customers": ({"customer_id": "customer", "customer_unique_id": "customer"},
+                      "(SELECT DISTINCT customer FROM log_lines) ORDER BY customer"),
+        "orders": ({"order_id": "order_id", "customer_id": "min(customer)", "order_status": "'delivered'",
+                    "order_purchase_timestamp": "min(purchased_at)"},
+                   "log_lines GROUP BY order_id ORDER BY min(line)"),
+        "order_items": ({"order_id": "order_id", "price": "amount", "freight_value": "0",
+                         "order_item_id": "row_number() OVER (PARTITION BY order_id ORDER BY line)"},
+                        "log_lines ORDER BY line"),
+        "payments": ({"order_id": "order_id", "payment_sequential": "1", "payment_installments": "1",
+                      "payment_value": money},
+                     "log_lines GROUP BY order_id ORDER BY min(line)"),
+    }
+    for name, spec in TABLES.items():
+        exprs, source = filled.get(name, ({}, None))
+        select = ", ".join(f"CAST({exprs.get(c, 'NULL')} AS {t}) AS {_quote(c)}"
+                           for c, t in spec.columns.items())
+        con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT {select} "
+                    + (f"FROM {source}" if source else "LIMIT 0"))
+
+
+def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConnection | None = None,
+             strict: bool = True) -> Dataset:
+    """Load a transaction log into the contract's tables, as delivered orders; check it.
+
+    Every mapped column must be filled and parse in every row. Without ``mapping.order_col`` each
+    row is an order (its id: the row's number); with it, rows sharing an order id are the order's
+    items, its purchase date the earliest of theirs, its single payment their sum. Raises
+    InputError for unusable data, or keeps the problems in ``Dataset.problems`` (``strict=False``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such file", file=path)
+    _check_mapping(path, mapping)
+    check_file(path)
+    ds = Dataset(con=con or duckdb.connect(), root=path, files={t: path for t in LOG_TABLES},
+                 rows={}, mapping=mapping)
+    present = _columns_of(ds.con, "raw_log", _log_relation(path, mapping), path)
+    columns = _log_columns(path, mapping, present)
+    if mapping.columns:
+        ds.record(run_checks(ds.con, [_field_count_check(path.name, mapping)]))
+    if not ds.problems:  # with misaligned fields, the values would be wrong in confusing ways
+        _typed_table(ds.con, "log_typed", columns, "raw_log", path)
+        required = tuple(c.name for c in columns)
+        rows, found = _column_findings(ds.con, "log_typed", columns, "raw_log", required, True, path.name,
+                                       date_hint=" (set the date format, e.g. %Y%m%d)")
+        ds.record(found)
+        if rows == 0:
+            ds.problems.append(InputError("no rows", file=path))
+    if not ds.problems:
+        _log_lines_view(ds.con, mapping)
+        ds.record(run_checks(ds.con, _log_line_checks(path.name, mapping)))
+    if not ds.problems:
+        _olist_tables_from_log(ds.con)
+        ds.rows = {t: ds.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
+        ds.con.execute("DROP VIEW log_lines; DROP TABLE log_typed; DROP VIEW raw_log")
+    if strict:
+        ds.refuse_if_unusable()
+    return ds
+
+
+def open_data(path: str | Path, mapping: LogMapping | None = None, *,
+              con: duckdb.DuckDBPyConnection | None = None, strict: bool = True) -> Dataset:
+    """Load DATA: an Olist export directory (``mapping`` None) or a transaction-log file."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file or directory", file=path)
+    if path.is_dir():
+        if mapping is not None:
+            raise InputError("is a directory (an Olist export): the transaction-log options apply to a "
+                             "log file", file=path)
+        return load(path, con=con, strict=strict)
+    if mapping is None:
+        raise InputError("is a file: give the directory of an Olist export, or read it as a transaction "
+                         "log with --customer-col, --date-col and --amount-col", file=path)
+    return load_log(path, mapping, con=con, strict=strict)
+
+
+def summary(ds: Dataset) -> dict:
+    """What the data holds: rows per table, purchase range, orders, delivered orders, customers."""
+    first, last, orders, delivered = ds.con.execute(
+        "SELECT min(order_purchase_timestamp), max(order_purchase_timestamp), count(*), "
+        "count(*) FILTER (WHERE order_status = 'delivered') FROM orders").fetchone()
+    return {
+        "data": str(ds.root),
+        "kind": ds.kind,
+        "files": {t: p.name for t, p in ds.files.items()},
+        "rows": dict(ds.rows),
+        "first_purchase": first.isoformat(sep=" ") if first else None,
+        "last_purchase": last.isoformat(sep=" ") if last else None,
+        "orders": orders,
+        "delivered_orders": delivered,
+        "customers": ds.scalar("SELECT count(DISTINCT customer_unique_id) FROM customers"),
+    }
+
+
+def validation_report(ds: Dataset) -> dict:
+    """The outcome of checking usable data: its summary and its warnings (for ``--json``)."""
+    return {
+        "status": "warnings" if ds.warnings else "clean",
+        "summary": summary(ds),
+        "warnings": [w.to_dict() for w in ds.warnings],
+    }

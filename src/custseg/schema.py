@@ -1,10 +1,13 @@
-"""The data contract: the nine Olist tables, their columns, types and keys.
+"""The data contract: the nine Olist tables, their columns, types and keys; the generic-log mapping.
 
 Each table is a :class:`TableSpec`: the logical name used in SQL (``orders``), the file stem of
 the official export (``olist_orders_dataset``), the columns with their DuckDB types, the primary
 key and the foreign keys. A data directory may hold ``<stem>.csv`` or ``<stem>.parquet``.
 
 Identifiers and zip prefixes are text (zip prefixes keep their leading zeros).
+
+A shop that is not Olist brings a transaction log instead: one file, one row per order or order
+line. A :class:`LogMapping` names its columns; ingest turns it into the same tables.
 """
 from __future__ import annotations
 
@@ -31,6 +34,9 @@ class TableSpec:
     foreign_keys: tuple[ForeignKey, ...] = ()
     required: tuple[str, ...] = ()  # columns that may never be empty
     description: str = ""
+    # True: the data is refused when this table has no rows, a duplicate primary key, or an empty
+    # or unparseable required value. False: those are warnings (other steps survive them).
+    essential: bool = False
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -66,6 +72,7 @@ TABLES: dict[str, TableSpec] = {
             primary_key=("customer_id",),
             required=("customer_id", "customer_unique_id"),
             description="one row per order's customer record; customer_unique_id is the person",
+            essential=True,
         ),
         TableSpec(
             name="orders",
@@ -84,6 +91,7 @@ TABLES: dict[str, TableSpec] = {
             foreign_keys=(ForeignKey(("customer_id",), "customers", ("customer_id",)),),
             required=("order_id", "customer_id", "order_status", "order_purchase_timestamp"),
             description="one row per order",
+            essential=True,
         ),
         TableSpec(
             name="order_items",
@@ -211,3 +219,35 @@ ORDER_STATUSES: tuple[str, ...] = (
     "shipped",
     "unavailable",
 )
+
+
+@dataclass(frozen=True)
+class LogMapping:
+    """How to read a generic transaction log: one row per order, or per order line.
+
+    ``customer_col``, ``date_col`` and ``amount_col`` name the log's columns holding the customer
+    id, the purchase date and the amount paid. Rows sharing a value of ``order_col`` are lines of
+    one order; without ``order_col`` each row is an order of its own. ``date_format`` is a
+    strptime format (``%Y%m%d``); without it dates must be ISO (``2019-03-31``, optionally with a
+    time). ``columns`` names the fields of a log without a header line, whose fields are separated
+    by whitespace (the CDNOW layout ``id date count amount``).
+    """
+
+    customer_col: str
+    date_col: str
+    amount_col: str
+    order_col: str | None = None
+    date_format: str | None = None
+    columns: tuple[str, ...] | None = None
+
+    @property
+    def used_columns(self) -> dict[str, str]:
+        """The log columns read, keyed by their role."""
+        roles = {"customer": self.customer_col, "date": self.date_col, "amount": self.amount_col}
+        if self.order_col:
+            roles["order"] = self.order_col
+        return roles
+
+
+#: Tables a transaction log fills; the other contract tables exist, empty.
+LOG_TABLES: tuple[str, ...] = ("customers", "orders", "order_items", "payments")

@@ -1,0 +1,245 @@
+"""Loading an Olist export into typed DuckDB tables: formats, warts, warnings and refusals."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from custseg.errors import InputError
+from custseg.ingest import Dataset, load, open_data, summary
+from custseg.schema import TABLES
+
+
+def copy_export(src: Path, dst: Path) -> Path:
+    """A private copy of the nine CSVs of ``src`` (tests edit it)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    for spec in TABLES.values():
+        shutil.copy(src / spec.csv_name, dst / spec.csv_name)
+    return dst
+
+
+def read(root: Path, table: str) -> pd.DataFrame:
+    return pd.read_csv(root / TABLES[table].csv_name, dtype=str, keep_default_na=False)
+
+
+def write(root: Path, table: str, frame: pd.DataFrame) -> None:
+    frame.to_csv(root / TABLES[table].csv_name, index=False)
+
+
+def findings(ds: Dataset) -> dict[tuple[str, str, str | None], int]:
+    return {(w.check, w.table, w.column): w.count for w in ds.warnings}
+
+
+def table_rows(ds: Dataset, table: str) -> list[tuple]:
+    return ds.con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall()
+
+
+@pytest.fixture(scope="module")
+def real(olist_dir) -> Dataset:
+    return load(olist_dir)
+
+
+@pytest.fixture(scope="module")
+def synth(synth_dir) -> Dataset:
+    return load(synth_dir)
+
+
+def test_real_export_loads_with_its_known_warts(real):
+    assert real.rows == {
+        "customers": 99_441, "orders": 99_441, "order_items": 112_650, "payments": 103_886,
+        "reviews": 99_224, "products": 32_951, "sellers": 3_095, "geolocation": 1_000_163,
+        "category_translation": 71,
+    }
+    found = findings(real)
+    assert found[("order_without_items", "orders", None)] == 775
+    assert found[("order_without_payment", "orders", None)] == 1
+    assert found[("review_without_date", "reviews", "review_creation_date")] == 18
+    assert found[("review_without_date", "reviews", "review_answer_timestamp")] == 65
+    assert found[("product_without_category", "products", "product_category_name")] == 610
+    untranslated = next(w for w in real.warnings if w.check == "category_without_translation")
+    assert untranslated.count == 2
+    assert set(untranslated.examples) == {"pc_gamer", "portateis_cozinha_e_preparadores_de_alimentos"}
+    assert not real.problems
+    # the BOM of the translation file is not part of its first column's name
+    assert real.scalar("SELECT count(product_category_name) FROM category_translation") == 71
+
+
+def test_real_export_summary(real):
+    facts = summary(real)
+    assert facts["customers"] == 96_096
+    assert facts["delivered_orders"] == 96_478
+    assert facts["first_purchase"].startswith("2016-09-04")
+    assert facts["last_purchase"].startswith("2018-10-17")
+
+
+def test_real_export_types_and_multiline_comments(real):
+    types = dict(real.con.execute("SELECT column_name, data_type FROM information_schema.columns "
+                                  "WHERE table_name = 'orders'").fetchall())
+    assert types["order_purchase_timestamp"] == "TIMESTAMP"
+    # comments spanning several lines stay inside one review
+    assert real.scalar("SELECT count(*) FROM reviews WHERE review_comment_message LIKE '%' || chr(10) || '%'") > 0
+    assert real.scalar("SELECT count(DISTINCT review_id) FROM reviews") == 98_410
+    # zip prefixes keep their leading zeros
+    assert real.scalar("SELECT min(customer_zip_code_prefix) FROM customers") == "01003"
+
+
+def test_synthetic_export_is_clean_apart_from_untranslated_categories(synth):
+    assert not synth.problems
+    assert {w.check for w in synth.warnings} <= {"category_without_translation", "product_without_category"}
+
+
+def _to_parquet(ds: Dataset, src: Path, dst: Path, typed: bool) -> Path:
+    """Parquet files of ``src``: typed (from the loaded tables) or text (as read from the CSVs)."""
+    dst.mkdir()
+    for name, spec in TABLES.items():
+        relation = name if typed else f"read_csv('{src / spec.csv_name}', header=true, all_varchar=true)"
+        ds.con.execute(f"COPY (SELECT * FROM {relation}) TO '{dst / spec.parquet_name}' (FORMAT parquet)")
+    return dst
+
+
+@pytest.mark.parametrize("typed", [True, False], ids=["typed-parquet", "text-parquet"])
+def test_parquet_directory_loads_identically_to_csv(synth, synth_dir, tmp_path, typed):
+    parquet = load(_to_parquet(synth, Path(synth_dir), tmp_path / "pq", typed))
+    assert all(p.suffix == ".parquet" for p in parquet.files.values())
+    assert parquet.rows == synth.rows
+    for name in TABLES:
+        assert table_rows(parquet, name) == table_rows(synth, name), name
+    assert [str(w) for w in parquet.warnings] == [str(w) for w in synth.warnings]
+
+
+def test_parquet_with_invalid_utf8_text_is_refused(synth_dir, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    root = copy_export(Path(synth_dir), tmp_path / "badpq")
+    sellers = read(root, "sellers")
+    cities = [c.encode() for c in sellers["seller_city"]]
+    cities[0] = b"s\xe3o paulo"  # Latin-1, not UTF-8
+    table = pa.Table.from_pandas(sellers.drop(columns=["seller_city"]), preserve_index=False)
+    table = table.append_column("seller_city", pa.array(cities, pa.binary()).view(pa.string()))
+    pq.write_table(table, root / TABLES["sellers"].parquet_name)
+    with pytest.raises(InputError, match="^olist_sellers_dataset.parquet: holds text that is not valid UTF-8$"):
+        load(root)
+
+
+def test_parquet_is_preferred_when_both_formats_are_present(synth, synth_dir, tmp_path):
+    root = copy_export(Path(synth_dir), tmp_path / "both")
+    synth.con.execute(f"COPY (SELECT * FROM orders LIMIT 10) TO '{root / TABLES['orders'].parquet_name}' "
+                      "(FORMAT parquet)")
+    assert load(root, strict=False).rows["orders"] == 10
+
+
+def test_survivable_warts_are_counted_with_examples(synth_dir, tmp_path):
+    root = copy_export(Path(synth_dir), tmp_path / "warts")
+    items = read(root, "order_items")
+    items.loc[0, "price"] = "-5.00"
+    items.loc[1, "order_id"] = "no-such-order"
+    write(root, "order_items", items)
+    orders = read(root, "orders")
+    delivered = orders.index[orders["order_status"] == "delivered"]
+    orders.loc[delivered[0], "order_delivered_customer_date"] = "2016-01-01 00:00:00"  # before purchase
+    orders.loc[delivered[1], "order_approved_at"] = "yesterday"  # does not parse: optional column
+    orders.loc[delivered[2], "order_purchase_timestamp"] = "2081-01-01 10:00:00"  # a typo'd year
+    write(root, "orders", orders)
+    products = read(root, "products")
+    write(root, "products", pd.concat([products, products.iloc[:2]]))  # two repeated products
+
+    ds = load(root)
+    found = findings(ds)
+    assert found[("negative_value", "order_items", "price")] == 1
+    assert found[("orphan_order_id", "order_items", "order_id")] == 1
+    assert found[("event_before_purchase", "orders", "order_delivered_customer_date")] >= 1
+    assert found[("unparsed_value", "orders", "order_approved_at")] == 1
+    assert found[("purchase_after_last_event", "orders", "order_purchase_timestamp")] == 1
+    assert found[("duplicate_key", "products", "product_id")] == 2
+    unparsed = next(w for w in ds.warnings if w.check == "unparsed_value")
+    assert unparsed.examples == ("yesterday",)
+    assert str(unparsed) == "orders.order_approved_at: values that are not dates: 1 (e.g. 'yesterday')"
+    # repeated products are dropped (first row kept), so joins do not double items
+    assert ds.rows["products"] == len(products)
+    assert ds.scalar("SELECT count(*) FROM orders WHERE order_approved_at IS NULL AND order_id = ?",
+                     [orders.loc[delivered[1], "order_id"]]) == 1
+
+
+def test_empty_secondary_table_is_a_warning(synth_dir, tmp_path):
+    root = copy_export(Path(synth_dir), tmp_path / "noreviews")
+    write(root, "reviews", read(root, "reviews").iloc[:0])
+    ds = load(root)
+    assert findings(ds)[("empty_table", "reviews", None)] == 0
+    assert ds.rows["reviews"] == 0
+
+
+@pytest.mark.parametrize(
+    "table, breakage, message",
+    [
+        ("orders", lambda f: f.drop(columns=["order_status"]),
+         "olist_orders_dataset.csv: column order_status: missing column order_status"),
+        ("orders", lambda f: pd.concat([f, f.iloc[:3]]),
+         "olist_orders_dataset.csv: column order_id: duplicate order_id values: 3"),
+        ("orders", lambda f: f.assign(order_purchase_timestamp=["31/12/2017"] + list(f.order_purchase_timestamp[1:])),
+         "olist_orders_dataset.csv: column order_purchase_timestamp: values that are not dates: 1 (e.g. '31/12/2017')"),
+        ("orders", lambda f: f.assign(order_purchase_timestamp=[""] + list(f.order_purchase_timestamp[1:])),
+         "olist_orders_dataset.csv: column order_purchase_timestamp: rows with an empty order_purchase_timestamp: 1"),
+        ("customers", lambda f: f.iloc[:0],
+         "olist_customers_dataset.csv: no rows: the table is empty"),
+    ],
+    ids=["missing-column", "duplicate-order", "bad-purchase-date", "empty-purchase-date", "no-customers"],
+)
+def test_load_refuses_unusable_data(synth_dir, tmp_path, table, breakage, message):
+    root = copy_export(Path(synth_dir), tmp_path / "broken")
+    write(root, table, breakage(read(root, table)))
+    with pytest.raises(InputError) as err:
+        load(root)
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_all_problems_are_collected_when_not_strict(synth_dir, tmp_path):
+    root = copy_export(Path(synth_dir), tmp_path / "many")
+    (root / TABLES["sellers"].csv_name).unlink()
+    write(root, "orders", pd.concat([read(root, "orders"), read(root, "orders").iloc[:1]]))
+    ds = load(root, strict=False)
+    assert [p.file for p in ds.problems] == ["olist_sellers_dataset.csv", str(root / TABLES["orders"].csv_name)]
+    with pytest.raises(InputError, match=r"missing file .* \(and 1 more problem: run custseg validate\)"):
+        load(root)
+
+
+def test_quoting_bom_and_multiline_fields_in_small_files(synth_dir, tmp_path):
+    root = copy_export(Path(synth_dir), tmp_path / "quirks")
+    reviews = read(root, "reviews")
+    reviews.loc[0, "review_comment_message"] = 'first line\nsecond line, with "quotes"'
+    write(root, "reviews", reviews)
+    translation = root / TABLES["category_translation"].csv_name
+    assert translation.read_bytes().startswith(b"\xef\xbb\xbf")
+    ds = load(root)
+    assert ds.rows["reviews"] == len(reviews)
+    assert ds.scalar("SELECT review_comment_message FROM reviews WHERE review_id = ?",
+                     [reviews.loc[0, "review_id"]]) == 'first line\nsecond line, with "quotes"'
+
+
+def test_open_data_needs_a_mapping_for_a_file(synth_dir):
+    with pytest.raises(InputError, match="is a file: give the directory of an Olist export"):
+        open_data(Path(synth_dir) / TABLES["orders"].csv_name)
+
+
+def test_load_into_a_given_connection(synth_dir):
+    con = duckdb.connect()
+    ds = load(synth_dir, con=con)
+    assert ds.con is con
+    assert con.execute("SELECT count(*) FROM orders").fetchone()[0] == ds.rows["orders"]
+
+
+def test_truncated_parquet_is_refused_in_one_line(synth, tmp_path):
+    root = tmp_path / "truncated"
+    root.mkdir()
+    for name, spec in TABLES.items():
+        synth.con.execute(f"COPY (SELECT * FROM {name}) TO '{root / spec.parquet_name}' (FORMAT parquet)")
+    path = root / TABLES["payments"].parquet_name
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(InputError) as err:
+        load(root)
+    assert str(err.value).startswith("olist_order_payments_dataset.parquet: cannot be read as Parquet: ")
+    assert "\n" not in str(err.value)
