@@ -1,0 +1,156 @@
+"""Benchmark: load + customer features against DuckDB's bare scan of the same files.
+
+For synthetic Olist data of about 1M and 5M orders (generated once by ``custseg.synth`` and
+cached under ``bench-output/``), measure in a fresh subprocess each:
+
+* the baseline: DuckDB reading every CSV in full (``count`` of each file's last column);
+* ``custseg.features.features(dir, as_of)``: the contract load of the nine tables, then the
+  feature query, into a pandas DataFrame.
+
+It prints seconds, peak RSS and the ratio. Targets: features within 3x the bare scan; peak RSS
+under 4 GB at 5M orders. Run: ``.venv/bin/python benchmarks/features.py [--orders 1000000,5000000]``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench-output"
+TARGET_RATIO = 3.0
+TARGET_RSS_GB = 4.0
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident set size so far, in MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cpu_seconds() -> float:
+    """CPU time (user + system, all threads) this process has used so far."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_scan(data: Path) -> dict:
+    """Seconds and peak RSS of DuckDB reading every CSV of ``data`` in full."""
+    import duckdb
+
+    con = duckdb.connect()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
+    rows = 0
+    for csv in sorted(data.glob("*.csv")):
+        if csv.name == "truth.csv":
+            continue
+        last = con.execute(f"SELECT * FROM read_csv('{csv}', header=true) LIMIT 0").description[-1][0]
+        rows += con.execute(f"SELECT count(\"{last}\") FROM read_csv('{csv}', header=true)").fetchone()[0]
+    return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu_start,
+            "peak_rss_mb": peak_rss_mb(), "rows": rows}
+
+
+def measure_features(data: Path) -> dict:
+    """Seconds (load, features, total) and peak RSS of loading ``data`` and computing its features."""
+    from custseg.features import customer_features, default_as_of
+    from custseg.ingest import load
+
+    start, cpu_start = time.perf_counter(), cpu_seconds()
+    ds = load(data)
+    loaded = time.perf_counter()
+    as_of = default_as_of(ds)
+    table = customer_features(ds, as_of)
+    done = time.perf_counter()
+    return {
+        "seconds": done - start,
+        "cpu_seconds": cpu_seconds() - cpu_start,
+        "load_seconds": loaded - start,
+        "features_seconds": done - loaded,
+        "peak_rss_mb": peak_rss_mb(),
+        "customers": len(table),
+        "orders": ds.rows["orders"],
+        "as_of": as_of.isoformat(),
+    }
+
+
+def in_subprocess(kind: str, data: Path) -> dict:
+    """Run one measurement in a fresh interpreter, so that each peak RSS is its own."""
+    proc = subprocess.run(
+        [sys.executable, __file__, "--measure", kind, str(data)], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"{kind} measurement failed:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def synthetic_data(orders: int) -> Path:
+    """A cached synthetic dataset of about ``orders`` orders."""
+    from custseg.synth import customers_for_orders, generate
+
+    data = CACHE / f"synth-{orders // 1000}k-orders"
+    ready = data / "benchmark-ready.json"
+    if ready.is_file():
+        return data
+    customers = customers_for_orders(orders)
+    print(f"generating {customers:,} customers (~{orders:,} orders) into {data} ...", flush=True)
+    start = time.perf_counter()
+    summary = generate(data, customers=customers, seed=0)
+    ready.write_text(json.dumps({"customers": customers, "orders": summary.orders,
+                                 "generate_seconds": round(time.perf_counter() - start, 1)}))
+    return data
+
+
+def report(orders: int) -> dict:
+    data = synthetic_data(orders)
+    in_subprocess("scan", data)  # warm the page cache so that both measurements read from memory
+    scan = in_subprocess("scan", data)
+    feats = in_subprocess("features", data)
+    size_mb = sum(f.stat().st_size for f in data.glob("*.csv")) / 1e6
+    return {"data": data.name, "size_mb": size_mb, "scan": scan, "features": feats,
+            "ratio": feats["seconds"] / scan["seconds"], "cpu_ratio": feats["cpu_seconds"] / scan["cpu_seconds"]}
+
+
+def print_report(rows: list[dict]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="custseg features vs DuckDB bare CSV scan (each in its own process)")
+    for column in ("data", "orders", "customers", "CSV MB", "scan s", "scan CPU s", "scan RSS MB",
+                   "load s", "features s", "load+features s", "CPU s", "RSS MB", "ratio", "CPU ratio"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        f, s = r["features"], r["scan"]
+        table.add_row(r["data"], f"{f['orders']:,}", f"{f['customers']:,}", f"{r['size_mb']:,.0f}",
+                      f"{s['seconds']:.1f}", f"{s['cpu_seconds']:.1f}", f"{s['peak_rss_mb']:,.0f}",
+                      f"{f['load_seconds']:.1f}", f"{f['features_seconds']:.1f}", f"{f['seconds']:.1f}",
+                      f"{f['cpu_seconds']:.1f}", f"{f['peak_rss_mb']:,.0f}", f"{r['ratio']:.2f}",
+                      f"{r['cpu_ratio']:.2f}")
+    # wall-clock seconds suffer when other processes share the cores; CPU seconds much less
+    console = Console(width=200)
+    console.print(table)
+    for r in rows:
+        ratio_ok = r["ratio"] <= TARGET_RATIO
+        rss_ok = r["features"]["peak_rss_mb"] / 1024 <= TARGET_RSS_GB
+        console.print(f"{r['data']}: ratio {r['ratio']:.2f} (target <= {TARGET_RATIO}: "
+                      f"{'met' if ratio_ok else 'MISSED'}), peak RSS {r['features']['peak_rss_mb'] / 1024:.2f} GB "
+                      f"(target <= {TARGET_RSS_GB} GB: {'met' if rss_ok else 'MISSED'})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", default="1000000,5000000", help="comma-separated dataset sizes in orders")
+    parser.add_argument("--measure", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        kind, data = args.measure
+        measure = {"scan": measure_scan, "features": measure_features}[kind]
+        print(json.dumps(measure(Path(data))))
+        return
+    print_report([report(int(n)) for n in args.orders.split(",")])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""Per-customer features as of a date: one row per person, computed in SQL over the ingested tables.
+
+An order *counts* when it was purchased strictly before the as-of date D (midnight) and its
+status is one of the counted statuses (default: delivered). Facts dated D or later do not exist
+yet at D: a delivery counts only when delivered before D, a review only when answered before D.
+Payments carry no date and are taken as they are. Order statuses are the export's current ones
+(the export keeps no status history).
+
+:func:`feature_sql` is the whole computation as one SQL query over the contract's table names,
+written in portable SQL (CTEs, GROUP BY, ROW_NUMBER windows, CASE, ``date_diff``) so that sqlglot
+can transpile it from DuckDB to Spark. Sums run on exact types (integer seconds, DECIMAL money)
+so that results do not depend on the order in which threads add them up.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import InputError
+from .ingest import Dataset, open_data
+from .schema import DEFAULT_STATUSES, ORDER_STATUSES, LogMapping
+
+#: One line per feature column, in the order of the table (used by ``--help`` and the README).
+FEATURE_DOCS: dict[str, str] = {
+    "customer_unique_id": "the person (customer_id is per order; customer_unique_id is the person)",
+    "recency_days": "days from the latest counted purchase to the as-of date (fractional)",
+    "frequency": "number of distinct counted orders",
+    "monetary": "sum of the payments of counted orders (item price + freight for an order without payments)",
+    "mean_basket": "monetary / frequency",
+    "mean_items": "items per counted order (an order without items counts 0)",
+    "review_score_mean": "mean score of the reviews answered before the as-of date, each review once; NaN if none",
+    "review_share": "share of counted orders with a review answered before the as-of date",
+    "delivery_days_mean": "mean days from purchase to delivery, over orders delivered before the as-of date; NaN if none",
+    "lateness_days_mean": "mean days delivered minus estimated delivery date (positive = late); NaN if none",
+    "late_share": "share of orders delivered before the as-of date on a day after the estimated date; NaN if none",
+    "installments_mean": "mean installments over the customer's payments (0 read as 1; 1 when no payment is recorded)",
+    "main_payment_type": "payment type carrying the most value (ties: alphabetical; 'unknown' when no payment)",
+    "freight_share": "freight / (price + freight) over the customer's items (0 when no items)",
+    "n_categories": "distinct product categories bought (unknown categories not counted)",
+    "main_category": "category with the most items, English name when translated (ties: alphabetical; 'unknown' when none)",
+    "customer_state": "customer's state at their latest counted order ('unknown' when never given)",
+    "tenure_days": "days from the first counted purchase to the as-of date (fractional)",
+}
+
+#: Column dtypes of the feature table, in column order.
+FEATURE_DTYPES: dict[str, str] = {
+    "customer_unique_id": "str",
+    "recency_days": "float64",
+    "frequency": "int64",
+    "monetary": "float64",
+    "mean_basket": "float64",
+    "mean_items": "float64",
+    "review_score_mean": "float64",
+    "review_share": "float64",
+    "delivery_days_mean": "float64",
+    "lateness_days_mean": "float64",
+    "late_share": "float64",
+    "installments_mean": "float64",
+    "main_payment_type": "str",
+    "freight_share": "float64",
+    "n_categories": "int64",
+    "main_category": "str",
+    "customer_state": "str",
+    "tenure_days": "float64",
+}
+
+_SQL_TEMPLATE = """
+WITH
+counted_orders AS (
+    -- customer_id is per order: the person is customers.customer_unique_id
+    SELECT
+        o.order_id,
+        c.customer_unique_id,
+        c.customer_state,
+        o.order_purchase_timestamp AS purchased_at,
+        CASE WHEN o.order_delivered_customer_date < {as_of}
+             THEN o.order_delivered_customer_date END AS delivered_at,
+        o.order_estimated_delivery_date AS estimated_at
+    FROM orders o
+    JOIN customers c ON c.customer_id = o.customer_id
+    WHERE o.order_purchase_timestamp < {as_of}
+      AND o.order_status IN ({statuses})
+),
+order_contents AS (
+    SELECT
+        order_id,
+        COUNT(*) AS n_items,
+        SUM(CAST(price AS DECIMAL(18, 2))) AS price,
+        SUM(CAST(COALESCE(freight_value, 0) AS DECIMAL(18, 2))) AS freight
+    FROM order_items
+    GROUP BY order_id
+),
+order_categories AS (
+    SELECT
+        i.order_id,
+        -- two categories have no English name: keep the Portuguese one
+        COALESCE(t.product_category_name_english, p.product_category_name) AS category,
+        COUNT(*) AS n_items
+    FROM order_items i
+    JOIN products p ON p.product_id = i.product_id
+    LEFT JOIN category_translation t ON t.product_category_name = p.product_category_name
+    WHERE p.product_category_name IS NOT NULL
+    GROUP BY i.order_id, COALESCE(t.product_category_name_english, p.product_category_name)
+),
+order_payments AS (
+    SELECT
+        order_id,
+        SUM(CAST(payment_value AS DECIMAL(18, 2))) AS paid,
+        -- the export has a few credit-card payments in 0 installments: one payment is one installment
+        SUM(CASE WHEN payment_installments < 1 THEN 1 ELSE payment_installments END) AS installments,
+        COUNT(payment_installments) AS n_payments
+    FROM payments
+    GROUP BY order_id
+),
+order_payment_types AS (
+    SELECT order_id, payment_type, SUM(CAST(payment_value AS DECIMAL(18, 2))) AS amount
+    FROM payments
+    WHERE payment_type IS NOT NULL
+    GROUP BY order_id, payment_type
+),
+known_reviews AS (
+    -- a review's score exists once answered (the creation date stands in when the answer time is missing)
+    SELECT review_id, order_id, review_score
+    FROM reviews
+    WHERE COALESCE(review_answer_timestamp, review_creation_date) < {as_of}
+),
+reviewed_orders AS (
+    SELECT DISTINCT order_id FROM known_reviews
+),
+order_facts AS (
+    -- one row per counted order: its value, contents, payments, review and delivery
+    SELECT
+        co.customer_unique_id,
+        co.purchased_at,
+        co.delivered_at,
+        co.estimated_at,
+        COALESCE(op.paid, oc.price + oc.freight, 0) AS order_value,
+        COALESCE(oc.n_items, 0) AS n_items,
+        COALESCE(oc.price, 0) AS price,
+        COALESCE(oc.freight, 0) AS freight,
+        op.installments,
+        op.n_payments,
+        CASE WHEN ro.order_id IS NULL THEN 0 ELSE 1 END AS reviewed
+    FROM counted_orders co
+    LEFT JOIN order_contents oc ON oc.order_id = co.order_id
+    LEFT JOIN order_payments op ON op.order_id = co.order_id
+    LEFT JOIN reviewed_orders ro ON ro.order_id = co.order_id
+),
+order_history AS (
+    -- everything that adds up over a customer's orders, in one pass
+    SELECT
+        customer_unique_id,
+        MIN(purchased_at) AS first_purchase_at,
+        MAX(purchased_at) AS last_purchase_at,
+        COUNT(*) AS frequency,
+        SUM(order_value) AS monetary,
+        SUM(n_items) AS n_items,
+        SUM(reviewed) AS n_reviewed_orders,
+        SUM(freight) AS freight,
+        SUM(price + freight) AS items_value,
+        SUM(installments) AS installments,
+        SUM(n_payments) AS n_payments,
+        -- averages of integer seconds (exact sums); orders not delivered before the as-of are NULL
+        AVG(date_diff('second', purchased_at, delivered_at)) AS delivery_seconds_mean,
+        AVG(date_diff('second', estimated_at, delivered_at)) AS lateness_seconds_mean,
+        -- the estimate is a calendar day: a delivery during that day is on time
+        AVG(CASE WHEN delivered_at IS NULL OR estimated_at IS NULL THEN NULL
+                 WHEN CAST(delivered_at AS DATE) > CAST(estimated_at AS DATE) THEN 1
+                 ELSE 0 END) AS late_share
+    FROM order_facts
+    GROUP BY customer_unique_id
+),
+review_scores AS (
+    -- one review may cover several orders: count it once
+    SELECT customer_unique_id, AVG(review_score) AS review_score_mean
+    FROM (
+        SELECT DISTINCT co.customer_unique_id, r.review_id, r.review_score
+        FROM known_reviews r
+        JOIN counted_orders co ON co.order_id = r.order_id
+    ) distinct_reviews
+    GROUP BY customer_unique_id
+),
+main_payment_type AS (
+    SELECT customer_unique_id, payment_type
+    FROM (
+        SELECT
+            co.customer_unique_id,
+            pt.payment_type,
+            ROW_NUMBER() OVER (PARTITION BY co.customer_unique_id
+                               ORDER BY SUM(pt.amount) DESC, pt.payment_type ASC) AS pick
+        FROM order_payment_types pt
+        JOIN counted_orders co ON co.order_id = pt.order_id
+        GROUP BY co.customer_unique_id, pt.payment_type
+    ) ranked_payment_types
+    WHERE pick = 1
+),
+category_mix AS (
+    -- the category with the most items (ties: alphabetical), and how many categories
+    SELECT customer_unique_id, category, n_categories
+    FROM (
+        SELECT
+            co.customer_unique_id,
+            oc.category,
+            COUNT(*) OVER (PARTITION BY co.customer_unique_id) AS n_categories,
+            ROW_NUMBER() OVER (PARTITION BY co.customer_unique_id
+                               ORDER BY SUM(oc.n_items) DESC, oc.category ASC) AS pick
+        FROM order_categories oc
+        JOIN counted_orders co ON co.order_id = oc.order_id
+        GROUP BY co.customer_unique_id, oc.category
+    ) ranked_categories
+    WHERE pick = 1
+),
+latest_state AS (
+    -- a person may move between orders: keep the state of the latest order that names one
+    SELECT customer_unique_id, customer_state
+    FROM (
+        SELECT
+            customer_unique_id,
+            customer_state,
+            ROW_NUMBER() OVER (PARTITION BY customer_unique_id
+                               ORDER BY purchased_at DESC, order_id DESC) AS pick
+        FROM counted_orders
+        WHERE customer_state IS NOT NULL
+    ) ranked_states
+    WHERE pick = 1
+)
+SELECT
+    h.customer_unique_id,
+    -- divide DOUBLEs: integer / 86400.0 would be a DECIMAL division (rounded to 7 places) in Spark
+    CAST(date_diff('second', h.last_purchase_at, {as_of}) AS DOUBLE) / 86400 AS recency_days,
+    h.frequency,
+    CAST(h.monetary AS DOUBLE) AS monetary,
+    CAST(h.monetary AS DOUBLE) / h.frequency AS mean_basket,
+    CAST(h.n_items AS DOUBLE) / h.frequency AS mean_items,
+    rs.review_score_mean,
+    CAST(h.n_reviewed_orders AS DOUBLE) / h.frequency AS review_share,
+    h.delivery_seconds_mean / 86400 AS delivery_days_mean,
+    h.lateness_seconds_mean / 86400 AS lateness_days_mean,
+    h.late_share,
+    COALESCE(CAST(h.installments AS DOUBLE) / h.n_payments, 1.0) AS installments_mean,
+    COALESCE(mp.payment_type, 'unknown') AS main_payment_type,
+    COALESCE(CAST(h.freight AS DOUBLE) / CAST(NULLIF(h.items_value, 0) AS DOUBLE), 0.0) AS freight_share,
+    COALESCE(cm.n_categories, 0) AS n_categories,
+    COALESCE(cm.category, 'unknown') AS main_category,
+    COALESCE(ls.customer_state, 'unknown') AS customer_state,
+    CAST(date_diff('second', h.first_purchase_at, {as_of}) AS DOUBLE) / 86400 AS tenure_days
+FROM order_history h
+LEFT JOIN review_scores rs ON rs.customer_unique_id = h.customer_unique_id
+LEFT JOIN main_payment_type mp ON mp.customer_unique_id = h.customer_unique_id
+LEFT JOIN category_mix cm ON cm.customer_unique_id = h.customer_unique_id
+LEFT JOIN latest_state ls ON ls.customer_unique_id = h.customer_unique_id
+ORDER BY h.customer_unique_id
+"""
+
+
+def parse_as_of(value: date | datetime | str) -> date:
+    """The as-of date from a ``date``, a midnight ``datetime`` or a ``YYYY-MM-DD`` string."""
+    if isinstance(value, datetime):
+        if value.time() != datetime.min.time():
+            raise InputError(f"as-of date must be a day (midnight), got {value.isoformat()}")
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise InputError(f"as-of: {str(value)!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def parse_statuses(text: str) -> tuple[str, ...]:
+    """Order statuses from a comma-separated list (``"delivered,shipped"``), lower-cased, in order."""
+    statuses = tuple(dict.fromkeys(s.strip().lower() for s in text.split(",") if s.strip()))
+    if not statuses:
+        raise InputError(f"statuses: {text!r} names no order status (e.g. delivered,shipped)")
+    return statuses
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES) -> str:
+    """The feature query (DuckDB dialect, portable constructs) over the contract's table names."""
+    day = parse_as_of(as_of)
+    if not statuses:
+        raise InputError("statuses: at least one order status must be counted")
+    return _SQL_TEMPLATE.format(
+        as_of=f"TIMESTAMP '{day.isoformat()} 00:00:00'",
+        statuses=", ".join(_sql_text(s) for s in statuses),
+    ).strip()
+
+
+def check_statuses(ds: Dataset, statuses: tuple[str, ...] | list[str]) -> None:
+    """Raise InputError for a status that is neither an Olist status nor present in the data."""
+    present = {r[0] for r in ds.con.execute("SELECT DISTINCT order_status FROM orders").fetchall()}
+    known = sorted(set(ORDER_STATUSES) | {s for s in present if s is not None})
+    unknown = [s for s in statuses if s not in known]
+    if unknown:
+        raise InputError(
+            f"unknown order status {unknown[0]!r} (known: {', '.join(known)})",
+            file=ds.files.get("orders", "orders"),
+            column="order_status",
+        )
+
+
+def default_as_of(ds: Dataset) -> date:
+    """The day after the latest purchase in the data (any status): the export's 'today'."""
+    latest = ds.scalar("SELECT MAX(order_purchase_timestamp) FROM orders")
+    if latest is None:
+        raise InputError("no order has a purchase date", file=ds.files.get("orders", "orders"),
+                         column="order_purchase_timestamp")
+    return latest.date() + timedelta(days=1)
+
+
+def typed_features(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with exactly the feature columns, in order, with the contract's dtypes."""
+    return df[list(FEATURE_DTYPES)].astype(FEATURE_DTYPES).reset_index(drop=True)
+
+
+def customer_features(
+    ds: Dataset,
+    as_of: date | datetime | str,
+    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
+) -> pd.DataFrame:
+    """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
+    statuses = tuple(statuses)
+    check_statuses(ds, statuses)
+    return typed_features(ds.con.execute(feature_sql(as_of, statuses)).df())
+
+
+def features(
+    data: str | Path | Dataset,
+    as_of: date | datetime | str,
+    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
+    *,
+    mapping: LogMapping | None = None,
+) -> pd.DataFrame:
+    """:func:`customer_features` of a Dataset, or of the data at ``data`` (loaded here).
+
+    ``data`` is an Olist export directory, or a transaction-log file read through ``mapping``.
+    """
+    if isinstance(data, Dataset):
+        return customer_features(data, as_of, statuses)
+    day = parse_as_of(as_of)  # fail on a bad date before reading any file
+    ds = open_data(data, mapping)
+    try:
+        return customer_features(ds, day, statuses)
+    finally:
+        ds.con.close()
+
+
+def is_feature_table(path: str | Path) -> bool:
+    """Whether ``path`` names a written feature table: a .csv or .parquet file, or a Parquet dataset
+    directory (as Spark writes), rather than an Olist export directory."""
+    path = Path(path)
+    return path.suffix.lower() in (".csv", ".parquet") and (path.is_file() or path.suffix.lower() == ".parquet")
+
+
+def read_feature_table(path: str | Path) -> pd.DataFrame:
+    """A feature table written by ``custseg features`` (either engine), checked and typed.
+
+    Reads only the feature columns (Parquet: straight into columns, no text parsing), so that
+    fitting or assigning millions of customers does not recompute their features.
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as pads
+
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            source = pads.dataset(path, format="parquet")
+            present = source.schema.names
+        else:
+            present = list(pd.read_csv(path, nrows=0).columns)
+    except (OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"cannot be read as a feature table ({type(exc).__name__})", file=path) from None
+    missing = [c for c in FEATURE_DTYPES if c not in present]
+    if missing:
+        raise InputError("missing: not a feature table written by custseg features", file=path, column=missing[0])
+    try:
+        if path.suffix.lower() == ".parquet":
+            table = source.to_table(columns=list(FEATURE_DTYPES)).to_pandas()
+        else:
+            text = [c for c, t in FEATURE_DTYPES.items() if t == "str"]
+            table = pd.read_csv(path, usecols=list(FEATURE_DTYPES), dtype=dict.fromkeys(text, str),
+                                keep_default_na=False, na_values={c: [""] for c in FEATURE_DTYPES if c not in text})
+        return typed_features(table)
+    except (ValueError, TypeError, pa.ArrowException) as exc:
+        column = next((c for c in FEATURE_DTYPES if c in str(exc)), None)
+        raise InputError(f"a value does not have the feature table's type ({type(exc).__name__})",
+                         file=path, column=column) from None
+
+
+#: Features whose medians summarise a feature table at a glance.
+SUMMARY_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary", "review_score_mean", "delivery_days_mean")
+
+
+def feature_medians(df: pd.DataFrame) -> dict[str, float]:
+    """Median of each summary feature (NaN ignored), for a quick look at a feature table."""
+    return {name: float(df[name].median()) for name in SUMMARY_FEATURES}
