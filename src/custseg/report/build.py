@@ -1,0 +1,146 @@
+"""Assemble the report sections into one self-contained, deterministic HTML page.
+
+The page embeds Plotly's JavaScript once and every chart as escaped JSON under a fixed element id;
+it loads nothing from any other host (its Content-Security-Policy forbids it) and holds no wall-clock
+time, so the same inputs give byte-identical files.
+"""
+from __future__ import annotations
+
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+import pandas as pd
+from plotly.offline import get_plotlyjs
+
+from .. import __version__
+from ..errors import InputError
+from ..export import write_text
+from ..features import default_as_of, features, parse_as_of
+from ..ingest import Dataset, open_data
+from ..model import SegmentModel
+from ..rfm import rfm
+from ..schema import LogMapping
+from .charts import config_json, template_json
+from .content import Section
+from .data import data_section
+from .segments import SegmentInputs, segments_section
+from .stability import checked_result, load_stability, stability_section
+
+TITLE = "Customer segments report"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("custseg.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+@lru_cache(maxsize=1)
+def _plotly_js() -> str:
+    js = get_plotlyjs()
+    # Inlined as-is, so it must not be able to close its own <script> element.
+    if "</script" in js.lower():
+        raise RuntimeError("plotly.js contains '</script' and cannot be inlined")
+    return js
+
+
+def _check_unique_ids(sections: list[Section]) -> None:
+    ids = [s.id for s in sections] + [p.id for s in sections for p in s.parts]
+    ids += [c.div_id for s in sections for c in s.charts]
+    duplicates = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicates:
+        raise ValueError(f"duplicate element ids in the report: {', '.join(duplicates)}")
+
+
+def render_page(sections: list[Section], meta: list[tuple[str, str]], title: str = TITLE) -> str:
+    """The HTML page holding ``sections``, with ``meta`` (label, value) pairs under the title."""
+    _check_unique_ids(sections)
+    return _environment().get_template("report.html.j2").render(
+        title=title,
+        meta=meta,
+        sections=sections,
+        version=__version__,
+        plotly_js=_plotly_js(),
+        template_json=template_json(),
+        config_json=config_json(),
+    )
+
+
+def check_output_path(path: str | Path) -> Path:
+    """``path`` when it names an HTML file; InputError otherwise (checked before any work)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise InputError("report output must end in .html", file=path)
+    return path
+
+
+def segment_inputs(
+    ds: Dataset,
+    model: SegmentModel,
+    as_of: date,
+    features_df: pd.DataFrame | None = None,
+    assignment_df: pd.DataFrame | None = None,
+    rfm_df: pd.DataFrame | None = None,
+) -> SegmentInputs:
+    """The customers as of ``as_of``, their segments and RFM scores: given ones, else computed."""
+    table = features_df if features_df is not None else features(ds, as_of, model.statuses)
+    if table.empty:
+        raise InputError(f"no customer has a counted order before {as_of} (statuses: {', '.join(model.statuses)})")
+    assignment = assignment_df if assignment_df is not None else model.assign_features(table)
+    scored = rfm_df if rfm_df is not None else rfm(table)
+    return SegmentInputs(model=model, as_of=as_of.isoformat(), features=table, assignment=assignment, rfm=scored)
+
+
+def build_report(
+    data: Dataset | str | Path,
+    out_path: str | Path,
+    *,
+    as_of: date | str | None = None,
+    model: SegmentModel | str | Path | None = None,
+    stability: dict | str | Path | None = None,
+    features_df: pd.DataFrame | None = None,
+    assignment_df: pd.DataFrame | None = None,
+    rfm_df: pd.DataFrame | None = None,
+    mapping: LogMapping | None = None,
+) -> Path:
+    """Write the HTML report on ``data`` to ``out_path``.
+
+    ``data`` is a Dataset, an Olist export directory, or a transaction-log file read with
+    ``mapping`` (:func:`custseg.ingest.open_data`).
+
+    The Data section is always there; the Segments section when a ``model`` (object or file) is
+    given, the Stability section when a ``stability`` result (dict or file) is given. ``as_of``
+    is the date customers are placed in segments (default: the model's as-of date, else the day
+    after the latest purchase). A caller that already holds the feature table as of that date,
+    its assignment (``model.assign_features``) or its RFM table (``custseg.rfm.rfm``) may pass
+    them to save recomputing; they must describe the same customers in the same row order.
+    """
+    out_path = check_output_path(out_path)
+    day = parse_as_of(as_of) if as_of is not None else None
+    if model is not None and not isinstance(model, SegmentModel):
+        model = SegmentModel.load(model)
+    if stability is not None:
+        stability = checked_result(stability) if isinstance(stability, dict) else load_stability(stability)
+    ds = data if isinstance(data, Dataset) else open_data(data, mapping)
+    try:
+        day = day or (parse_as_of(model.as_of) if model is not None else default_as_of(ds))
+        sections = [data_section(ds)]
+        meta = [("data", ds.root.name or str(ds.root)), ("as of", day.isoformat())]
+        if model is not None:
+            sections.append(segments_section(segment_inputs(ds, model, day, features_df, assignment_df, rfm_df)))
+            meta.append(("segments", f"{model.k}, fitted as of {model.as_of}"))
+        if stability is not None:
+            sections.append(stability_section(stability, model))
+            meta.append(("stability", f"from {stability['protocol']['reference_date']} "
+                                      f"to {stability['recommendation']['horizon']}"))
+        page = render_page(sections, meta)
+    finally:
+        if ds is not data:  # opened here, so closed here
+            ds.con.close()
+    return write_text(page, out_path)

@@ -1,0 +1,259 @@
+"""The report's Stability section: how long the segments stay valid, from a backtest result.
+
+Drawn from the JSON written by ``custseg stability`` (:func:`custseg.stability.backtest`): the
+agreement (ARI) of the frozen model with re-trained ones at each step against the noise floor
+and the threshold, feature drift (PSI), segment shares, migration between frozen and re-trained
+labels, and the maintenance recommendation in plain words.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import plotly.graph_objects as go
+
+from ..drift import PSI_MAJOR, PSI_MODERATE
+from ..errors import ModelFileError
+from ..model import SegmentModel
+from ..stability import RESULT_FORMAT
+from .charts import chart, plot_text
+from .content import ChartBlock, Facts, Part, Section, Table, Text, fmt_int, fmt_num, fmt_pct
+
+#: Colour scale top of the drift heatmap: PSI beyond this is simply 'major'.
+PSI_SCALE_MAX = 0.5
+
+
+def load_stability(path: str | Path) -> dict:
+    """A backtest result read from ``path``; ModelFileError (exit 2) when it is not one."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError("stability result not found", file=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"cannot read stability result ({exc.__class__.__name__})", file=path) from None
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"not valid JSON (truncated or damaged?) at line {exc.lineno}, column {exc.colno}",
+                             file=path) from None
+    return checked_result(doc, path)
+
+
+def checked_result(doc: object, source: str | Path = "stability result") -> dict:
+    """``doc`` when it is a backtest result this report can draw; ModelFileError otherwise."""
+    if not isinstance(doc, dict) or doc.get("format") != RESULT_FORMAT:
+        raise ModelFileError(f"not a custseg stability result (no \"format\": \"{RESULT_FORMAT}\")", file=source)
+    missing = [k for k in ("protocol", "reference", "steps", "recommendation", "contract") if k not in doc]
+    if missing:
+        raise ModelFileError(f"missing key {missing[0]!r}", file=source)
+    if not isinstance(doc["steps"], list) or not doc["steps"]:
+        raise ModelFileError("no backtest step", file=source)
+    return doc
+
+
+def segment_names(result: dict, model: SegmentModel | None) -> dict[str, str]:
+    """Label per segment id (as text): the model's names when it is the backtest's reference model."""
+    proto = result["protocol"]
+    ids = sorted(result["reference"]["shares"], key=int)
+    same = (model is not None and model.as_of == proto["reference_date"] and model.k == proto["k"]
+            and model.feature_names == proto["model_features"])
+    names = dict(zip(map(str, model.ids), model.names)) if same else {}
+    return {i: f"{i} · {names[i]}" if i in names else f"segment {i}" for i in ids}
+
+
+def recommendation_part(result: dict) -> Part:
+    """The maintenance recommendation in plain words, with the contract's monitoring and triggers."""
+    proto, rec, contract = result["protocol"], result["recommendation"], result["contract"]
+    if rec["verdict"] == "stable":
+        headline = (f"No scheduled re-train is needed within the {len(proto['dates'])} steps tested "
+                    f"({proto['reference_date']} to {rec['horizon']}): the frozen segments kept agreeing with "
+                    "a fresh re-train.")
+    else:
+        headline = f"Re-train the segmentation every {rec['retrain_every']}."
+    monitor = contract["monitor"]
+    blocks = [
+        Text(headline, lead=True),
+        Text(f"Why: {rec['text']}."),
+        Text(f"Check every {monitor['every_days']} days with: {monitor['command']} (exit code 3 means re-train now)."),
+        Table(["re-train early when"], [[t["text"]] for t in contract["triggers"]]),
+        Facts([("reference date", proto["reference_date"]), ("step", str(proto["step"])),
+               ("horizon", rec["horizon"]), ("segments (k)", str(proto["k"])),
+               ("feature window", str(proto["window"])), ("verdict", rec["verdict"])]),
+    ]
+    cost = contract.get("retrain_cost")
+    if cost:
+        blocks.append(Text(f"One re-train took {cost['seconds']:.1f} s and {cost['peak_memory_mb']:.0f} MB of memory "
+                           f"for {cost['customers']:,} customers."))
+    return Part("stab-recommendation", "Maintenance recommendation", blocks)
+
+
+def _dates(result: dict) -> list[str]:
+    return [result["reference"]["as_of"]] + [s["as_of"] for s in result["steps"]]
+
+
+def ari_part(result: dict) -> Part:
+    """ARI of the frozen model against re-trains over time, with the noise-floor band and the threshold."""
+    ref, steps = result["reference"], result["steps"]
+    dates = _dates(result)
+    ari = [ref["ari"]] + [s["ari"]["all"] for s in steps]
+    floor = [ref["floor"]] + [s["floor"]["all"] for s in steps]
+    threshold = [steps[0]["threshold"]] + [s["threshold"] for s in steps]
+    cohort = [ref["ari"]["mean"]] + [(s["ari"].get("cohort") or {}).get("mean") for s in steps]
+
+    def band(values: list[dict], name: str, colour: str, fill: str) -> list[go.Scatter]:
+        return [
+            go.Scatter(x=dates, y=[v["p95"] for v in values], mode="lines", line={"width": 0},
+                       showlegend=False, hoverinfo="skip", legendgroup=name),
+            go.Scatter(x=dates, y=[v["p05"] for v in values], mode="lines", line={"width": 0}, fill="tonexty",
+                       fillcolor=fill, name=f"{name} (5th–95th percentile)", legendgroup=name,
+                       hovertemplate=f"{name} p05 %{{y:.3f}}<extra></extra>"),
+            go.Scatter(x=dates, y=[v["mean"] for v in values], mode="lines+markers", name=f"{name} (mean)",
+                       line={"color": colour, "dash": "dot" if "floor" in name else "solid"},
+                       legendgroup=name, hovertemplate=f"{name} mean %{{y:.3f}}<extra></extra>"),
+        ]
+
+    passes = [True] + [s["passes"] for s in steps]
+    fig = go.Figure([
+        *band(floor, "noise floor", "#7f7f7f", "rgba(127,127,127,0.2)"),
+        *band(ari, "frozen vs re-trained", "#1f77b4", "rgba(31,119,180,0.25)"),
+        go.Scatter(x=dates, y=cohort, mode="lines", name="frozen vs re-trained, reference cohort (mean)",
+                   line={"color": "#17becf", "dash": "dash"}, hovertemplate="cohort mean %{y:.3f}<extra></extra>"),
+        go.Scatter(x=dates, y=threshold, mode="lines", name="threshold", line={"color": "#d62728", "dash": "dash"},
+                   hovertemplate="threshold %{y:.3f}<extra></extra>"),
+        go.Scatter(x=[d for d, ok in zip(dates, passes) if not ok],
+                   y=[a["p05"] for a, ok in zip(ari, passes) if not ok], mode="markers", name="below threshold",
+                   marker={"color": "#d62728", "size": 11, "symbol": "x"},
+                   hovertemplate="%{x}: lower bound %{y:.3f} below threshold<extra></extra>"),
+    ])
+    # Zoom on the band, the floor and the threshold: differences of a few hundredths matter here.
+    lowest = min(*(a["p05"] for a in ari), *(f["p05"] for f in floor), *threshold)
+    fig.update_layout(xaxis={"title": "as-of date", "type": "date"},
+                      yaxis={"title": "adjusted Rand index", "range": [max(-1.0, lowest - 0.05), 1.01]},
+                      legend={"orientation": "h", "y": -0.25})
+    return Part("stab-ari", "Agreement with a re-trained model over time", [
+        Text("At each date the frozen model (fitted at the reference date, never refitted) and models re-trained "
+             "on the data of that date label the same customers. An ARI of 1 means identical segments. The noise "
+             "floor is how much re-trains agree with each other: the most agreement to hope for without any drift."),
+        ChartBlock(chart(fig, "fig-stab-ari", "ARI of the frozen model against re-trained models", height=460)),
+    ])
+
+
+def drift_part(result: dict) -> Part:
+    """Heatmap of the population stability index per feature and step."""
+    steps = result["steps"]
+    model_features = result["protocol"]["model_features"]
+    seen = [d["feature"] for d in steps[0]["drift"]]
+    features = [f for f in model_features if f in seen] + sorted(f for f in seen if f not in model_features)
+    psi = [{d["feature"]: d["psi"] for d in s["drift"]} for s in steps]
+    z = [[p.get(f) for p in psi] for f in features]
+    labels = [plot_text(f"{f} (model)" if f in model_features else f) for f in features]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=[s["as_of"] for s in steps], y=labels, zmin=0, zmax=PSI_SCALE_MAX, colorscale="YlOrRd",
+        text=[[fmt_num(v, 2) for v in row] for row in z], texttemplate="%{text}",
+        colorbar={"title": {"text": "PSI"}}, hovertemplate="%{y} at %{x}: PSI %{z:.3f}<extra></extra>",
+    ))
+    fig.update_layout(xaxis={"type": "category", "title": "as-of date"},
+                      yaxis={"type": "category", "autorange": "reversed"})
+    return Part("stab-drift", "Feature drift", [
+        ChartBlock(chart(fig, "fig-stab-drift", "Population stability index per feature and date",
+                         f"Against the reference date. Above {PSI_MODERATE:g}: moderate shift; above {PSI_MAJOR:g}: "
+                         "major. Features marked (model) are the ones the segmentation uses; the others (such as "
+                         "recency and tenure) grow with time by construction.",
+                         height=max(320, 26 * len(features) + 120))),
+    ])
+
+
+def shares_part(result: dict, names: dict[str, str]) -> Part:
+    """Each segment's share of customers under the frozen model, date by date."""
+    dates = _dates(result)
+    ref, steps = result["reference"], result["steps"]
+    shares = [ref["shares"]] + [s["shares"]["frozen"] for s in steps]
+    fig = go.Figure([
+        go.Scatter(x=dates, y=[s.get(i) for s in shares], mode="lines+markers", name=plot_text(label),
+                   hovertemplate="%{fullData.name}: %{y:.1%} at %{x}<extra></extra>")
+        for i, label in names.items()
+    ])
+    fig.update_layout(xaxis={"title": "as-of date", "type": "date"}, yaxis={"title": "share of customers",
+                                                                            "tickformat": ".0%"})
+    points = result["contract"]["triggers"][-1].get("threshold_points")
+    note = f"A move of more than {points:g} points from the reference date triggers a re-train." if points else ""
+    return Part("stab-shares", "Segment shares over time", [
+        ChartBlock(chart(fig, "fig-stab-shares", "Share of customers per segment (frozen model)", note, height=400)),
+    ])
+
+
+def _migration_trace(step: dict, names: dict[str, str]) -> dict:
+    moved = step["migration"]
+    rows = [plot_text(names.get(str(i), f"segment {i}")) for i in moved["frozen_ids"]]
+    cols = [plot_text(names.get(str(i), f"segment {i} (new)")) for i in moved["retrained_ids"]]
+    totals = [max(sum(r), 1) for r in moved["counts"]]
+    return {
+        "z": [[c / t for c in r] for r, t in zip(moved["counts"], totals)],
+        "x": cols, "y": rows,
+        "text": [[fmt_int(c) for c in r] for r in moved["counts"]],
+    }
+
+
+def migration_part(result: dict, names: dict[str, str]) -> Part:
+    """Where each frozen segment's customers land under the re-trained model, one matrix per step."""
+    steps = result["steps"]
+    last = _migration_trace(steps[-1], names)
+    fig = go.Figure(go.Heatmap(
+        **last, zmin=0, zmax=1, colorscale="Blues", texttemplate="%{text}", colorbar={"title": {"text": "row share"}},
+        hovertemplate="frozen %{y} → re-trained %{x}: %{text} customers (%{z:.1%} of the row)<extra></extra>",
+    ))
+    buttons = [{"label": s["as_of"], "method": "restyle",
+                "args": [{key: [value] for key, value in _migration_trace(s, names).items()}]} for s in steps]
+    fig.update_layout(
+        xaxis={"type": "category", "title": "re-trained model's segment"},
+        yaxis={"type": "category", "title": "frozen model's segment", "autorange": "reversed"},
+        updatemenus=[{"buttons": buttons, "active": len(steps) - 1, "x": 0, "xanchor": "left", "y": 1.15,
+                      "yanchor": "top", "direction": "down"}],
+        margin={"t": 60},
+    )
+    table = Table(["as of", "customers", "of them already there at the reference", "keep their segment"],
+                  [[s["as_of"], fmt_int(s["customers"]["all"]), fmt_int(s["customers"]["cohort"]),
+                    fmt_pct(s["migration"]["same_id_share"])] for s in steps],
+                  numeric=frozenset({"customers", "of them already there at the reference", "keep their segment"}))
+    return Part("stab-migration", "Migration between frozen and re-trained segments", [
+        ChartBlock(chart(fig, "fig-stab-migration", "Frozen segment (rows) against re-trained segment (columns)",
+                         "Pick the date in the menu (the last one is shown). Numbers: customers; colour: share of "
+                         "the frozen segment. Re-trained segments are matched to frozen ones by their centroids.",
+                         height=max(380, 40 * len(last["y"]) + 160))),
+        table,
+    ])
+
+
+def steps_part(result: dict) -> Part:
+    """The backtest's figures step by step."""
+    rows = [
+        [s["as_of"], fmt_int(s["customers"]["all"]), fmt_num(s["ari"]["all"]["mean"], 3),
+         fmt_num(s["ari"]["all"]["p05"], 3), fmt_num(s["floor"]["all"]["mean"], 3), fmt_num(s["threshold"], 3),
+         "yes" if s["passes"] else "no", ", ".join(s["drivers"])]
+        for s in result["steps"]
+    ]
+    columns = ["as of", "customers", "ARI mean", "ARI p05", "noise floor", "threshold", "passes", "drifting model features"]
+    return Part("stab-steps", "Step by step", [
+        Table(columns, rows, numeric=frozenset(columns[1:6]),
+              highlight=frozenset(i for i, s in enumerate(result["steps"]) if not s["passes"])),
+        Text(f"Protocol: {result['protocol']['frozen']}; {result['protocol']['retrained']}."),
+    ])
+
+
+def stability_section(result: dict, model: SegmentModel | None = None) -> Section:
+    """The Stability section of the report."""
+    names = segment_names(result, model)
+    proto = result["protocol"]
+    return Section(
+        id="stability",
+        title="Stability",
+        intro=(f"How long {proto['k']} segments fitted at {proto['reference_date']} stay valid: a backtest in steps "
+               f"of {proto['step']} up to {result['recommendation']['horizon']}."),
+        parts=[
+            recommendation_part(result),
+            ari_part(result),
+            drift_part(result),
+            shares_part(result, names),
+            migration_part(result, names),
+            steps_part(result),
+        ],
+    )
