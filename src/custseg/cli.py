@@ -6,6 +6,8 @@ codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 "action need
 from __future__ import annotations
 
 import sys
+from contextlib import contextmanager
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -13,6 +15,8 @@ import typer
 from rich.console import Console
 
 from .errors import CustsegError
+from .schema import LogMapping
+from .features import FEATURE_DOCS
 
 app = typer.Typer(
     name="custseg",
@@ -52,3 +56,828 @@ def version() -> None:
     from . import __version__
 
     console.print(__version__)
+
+
+@app.command("synth")
+def synth_command(
+    out: Annotated[Path, typer.Argument(help="Directory to write the nine Olist CSV files and truth.csv into.")],
+    customers: Annotated[Optional[str], typer.Option(
+        "--customers", metavar="N", help="People to generate (default 10000).")] = None,
+    orders: Annotated[Optional[str], typer.Option(
+        "--orders", metavar="N", help="Instead of --customers: about this many orders (about 1.14 orders per customer, "
+        "1.10 with --drift-month).")] = None,
+    seed: Annotated[str, typer.Option(
+        "--seed", metavar="N", help="Random seed: same seed and options, byte-identical files.")] = "0",
+    months: Annotated[str, typer.Option("--months", metavar="N", help="Length of the purchase horizon in months.")] = "24",
+    start: Annotated[str, typer.Option(
+        "--start", metavar="DATE", help="First day of the horizon, YYYY-MM-DD.")] = "2016-09-01",
+    drift_mix: Annotated[bool, typer.Option(
+        "--drift-mix", help="The persona mix shifts over time: unhappy_late goes from 10% to 20% of new "
+        "customers (taken from casual_one_timer). Proportions change, the personas do not.")] = False,
+    drift_month: Annotated[Optional[str], typer.Option(
+        "--drift-month", metavar="M", help="From this month of the horizon on (1-based) the structure changes: a voucher "
+        "campaign triples new customers per day, a new persona voucher_deal_seeker takes 40% of them, and "
+        "satisfied_big_spender orders arrive late with scores 1-2. Nothing changes before it.")] = None,
+) -> None:
+    """Generate Olist-format data with planted customer personas, for tests, demos and benchmarks.
+
+    Writes the nine CSV files of the Olist export (same names, headers and quirks) and truth.csv
+    (customer_unique_id, persona, first_purchase_month). Personas, by share of customers:
+    casual_one_timer 52%, satisfied_big_spender 15%, unhappy_late 15%,
+    installment_bargain_hunter 15%, frequent_small_buyer 3% (about 97% buy once).
+    The export is dated the day after the horizon: later deliveries and reviews are not in it.
+    """
+    from contextlib import nullcontext
+
+    from .errors import InputError
+    from .synth import CHUNK_CUSTOMERS, customers_for_orders, generate
+    from rich.table import Table
+
+    if customers is not None and orders is not None:
+        raise InputError("give --customers or --orders, not both")
+    n_months = _whole_number(months, "--months")
+    drift = _whole_number(drift_month, "--drift-month") if drift_month is not None else None
+    if orders is not None:
+        n_customers = customers_for_orders(_whole_number(orders, "--orders"), n_months, drift_mix, drift, start)
+    else:
+        n_customers = _whole_number(customers, "--customers") if customers is not None else 10_000
+    large = n_customers > CHUNK_CUSTOMERS  # a bar only when there is more than one chunk to wait for
+    with _step_progress() if large else nullcontext() as tick:
+        summary = generate(
+            out, customers=n_customers, seed=_whole_number(seed, "--seed"), months=n_months, start=start,
+            drift_mix=drift_mix, drift_month=drift,
+            progress=(lambda done: tick("generating customers", done, n_customers)) if large else None,
+        )
+    table = Table(title=f"synthetic data {summary.start} .. {summary.end} (export date), seed {summary.seed}")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, path in summary.files.items():
+        table.add_row(path.name, f"{summary.rows[name]:,}")
+    console.print(table)
+    shares = ", ".join(f"{name} {count / summary.customers:.1%}" for name, count in summary.persona_counts.items())
+    console.print(f"customers {summary.customers:,}, orders {summary.orders:,}, "
+                  f"one-time buyers {summary.one_time_share:.1%}", markup=False, highlight=False)
+    console.print(f"personas: {shares}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"wrote {out}", markup=False, highlight=False)
+
+
+# DATA is an Olist export directory, or a transaction-log file read through these options. A command
+# taking DATA declares the six options below and calls open_data(data, log_mapping(...)).
+_LOG_PANEL = "Transaction log (when DATA is a file)"
+DataArg = Annotated[Path, typer.Argument(
+    help="An Olist export (a directory of the nine CSV or Parquet files), or a transaction-log file.")]
+CustomerCol = Annotated[Optional[str], typer.Option(
+    "--customer-col", help="Log column holding the customer id.", rich_help_panel=_LOG_PANEL)]
+DateCol = Annotated[Optional[str], typer.Option(
+    "--date-col", help="Log column holding the purchase date.", rich_help_panel=_LOG_PANEL)]
+AmountCol = Annotated[Optional[str], typer.Option(
+    "--amount-col", help="Log column holding the amount paid.", rich_help_panel=_LOG_PANEL)]
+OrderCol = Annotated[Optional[str], typer.Option(
+    "--order-col", help="Log column holding the order id; rows sharing it are one order's lines. "
+    "Without it each row is an order.", rich_help_panel=_LOG_PANEL)]
+DateFormat = Annotated[Optional[str], typer.Option(
+    "--date-format", help="strptime format of the dates, e.g. %Y%m%d (default: ISO, 2019-03-31).",
+    rich_help_panel=_LOG_PANEL)]
+LogColumns = Annotated[Optional[str], typer.Option(
+    "--columns", help="The log has no header and whitespace-separated fields: their names, "
+    "comma-separated, e.g. id,date,count,amount.", rich_help_panel=_LOG_PANEL)]
+
+
+class Engine(str, Enum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+# features, fit and assign run on DuckDB (one machine) or on Apache Spark (custseg.spark).
+_ENGINE_PANEL = "Engine"
+EngineOpt = Annotated[Engine, typer.Option(
+    "--engine", help="duckdb: this machine. spark: Apache Spark (reads an Olist export directory, local or "
+    "s3a://, hdfs://; writes Parquet datasets; needs the spark extra of custseg and Java 17).",
+    rich_help_panel=_ENGINE_PANEL)]
+SparkMaster = Annotated[Optional[str], typer.Option(
+    "--spark-master", help="Spark master URL, e.g. spark://host:7077 (default local[*], or spark-submit's "
+    "--master).", rich_help_panel=_ENGINE_PANEL)]
+
+
+def _spark_data(data: Path, mapping) -> str:
+    """DATA as a URI for the spark engine, which reads Olist export directories only."""
+    from .errors import InputError
+    from .spark import uri
+
+    if mapping is not None:
+        raise InputError("the spark engine reads an Olist export directory: read a transaction log with "
+                         "--engine duckdb")
+    return uri(data)
+
+
+def log_mapping(customer_col: Optional[str], date_col: Optional[str], amount_col: Optional[str],
+                order_col: Optional[str] = None, date_format: Optional[str] = None,
+                columns: Optional[str] = None) -> LogMapping | None:
+    """The LogMapping given by the transaction-log options; None when none of them is given."""
+    from .errors import InputError
+
+    if not any((customer_col, date_col, amount_col, order_col, date_format, columns)):
+        return None
+    needed = {"--customer-col": customer_col, "--date-col": date_col, "--amount-col": amount_col}
+    missing = [flag for flag, value in needed.items() if not value]
+    if missing:
+        raise InputError(f"a transaction log needs {', '.join(missing)} too")
+    names = tuple(name.strip() for name in columns.split(",")) if columns else None
+    return LogMapping(customer_col=customer_col, date_col=date_col, amount_col=amount_col,
+                      order_col=order_col, date_format=date_format, columns=names)
+
+
+def _print_validation(report: dict) -> None:
+    from rich.table import Table
+
+    facts = report["summary"]
+    files = Table(title=f"{facts['data']} ({'transaction log' if facts['kind'] == 'log' else 'Olist export'})")
+    files.add_column("table")
+    files.add_column("file")
+    files.add_column("rows", justify="right")
+    for table, rows in facts["rows"].items():
+        files.add_row(table, facts["files"].get(table, "-"), f"{rows:,}")
+    console.print(files)
+    overview = Table(show_header=False)
+    overview.add_row("purchases", f"{facts['first_purchase']} .. {facts['last_purchase']}")
+    overview.add_row("orders", f"{facts['orders']:,}")
+    overview.add_row("delivered orders", f"{facts['delivered_orders']:,}")
+    overview.add_row("customers (customer_unique_id)", f"{facts['customers']:,}")
+    console.print(overview)
+    warnings = report["warnings"]
+    console.print(f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}" + (":" if warnings else ""))
+
+
+@app.command()
+def validate(
+    data: DataArg,
+    json_file: Annotated[Optional[Path], typer.Option(
+        "--json", help="Also write the result (summary and warnings) to this JSON file.")] = None,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+) -> None:
+    """Check DATA against the data contract; print a summary and the warnings.
+
+    Exit 2, one line per problem, when DATA cannot be used (e.g. a missing column).
+
+    Exit 0 when it can; survivable warts are then warnings, with up to three examples each.
+    """
+    from .export import write_json
+    from .ingest import open_data, validation_report
+
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    with err_console.status("reading and checking the data"):
+        ds = open_data(data, mapping, strict=False)
+    if ds.problems:
+        for problem in ds.problems:
+            err_console.print(f"error: {problem.message}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    report = validation_report(ds)
+    _print_validation(report)
+    for warning in ds.warnings:
+        console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
+    if json_file is not None:
+        write_json(report, json_file)
+        console.print(f"wrote {json_file}")
+
+
+def _feature_list() -> str:
+    """The feature columns and their one-line docs, for ``custseg features --help``."""
+    return "Columns:\n\n" + "\n\n".join(f"{name}: {doc}" for name, doc in FEATURE_DOCS.items())
+
+
+@app.command("features", epilog=_feature_list())
+def features_command(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
+    as_of: Annotated[
+        Optional[str],
+        typer.Option(
+            "--as-of",
+            help="Snapshot date YYYY-MM-DD: only facts dated before it count. "
+            "Default: the day after the latest purchase in the data (printed).",
+        ),
+    ] = None,
+    statuses: Annotated[
+        str, typer.Option("--statuses", help="Comma-separated order statuses that count as purchases.")
+    ] = "delivered",
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMaster = None,
+) -> None:
+    """Write one row of features per customer (customer_unique_id) as of a date.
+
+    An order counts when purchased before the as-of date with a counted status.
+
+    Deliveries and reviews count only when dated before the as-of date.
+    """
+    from . import features as feats
+    from .errors import InputError
+    from .export import write_table
+    from .ingest import open_data
+    from rich.table import Table
+
+    if output.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=output)
+    counted = feats.parse_statuses(statuses)
+    day = feats.parse_as_of(as_of) if as_of is not None else None
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    if engine is Engine.spark:
+        from .spark import features_job, uri
+
+        with err_console.status("computing features on Spark"):
+            day, customers = features_job(_spark_data(data, mapping), uri(output), day, counted, spark_master)
+        if as_of is None:
+            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
+        console.print(f"{customers:,} customers as of {day} (statuses: {', '.join(counted)})")
+        console.print(f"wrote {uri(output)}")
+        return
+    with err_console.status("computing features"):
+        ds = open_data(data, mapping)
+        if day is None:
+            day = feats.default_as_of(ds)
+            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
+        table = feats.customer_features(ds, day, counted)
+    if table.empty:
+        raise InputError(f"no customer has a counted order before {day} (statuses: {', '.join(counted)})")
+    write_table(table, output)
+    summary = Table(title=f"customer features as of {day}", show_header=False)
+    summary.add_row("customers", f"{len(table):,}")
+    summary.add_row("counted statuses", ", ".join(counted))
+    for name, value in feats.feature_medians(table).items():
+        summary.add_row(f"median {name}", f"{value:,.2f}")
+    console.print(summary)
+    console.print(f"wrote {output}")
+
+
+@app.command("report")
+def report_command(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
+    model: Annotated[
+        Optional[Path], typer.Option("--model", help="Segment model JSON (custseg fit): adds the Segments section.")
+    ] = None,
+    stability: Annotated[
+        Optional[Path],
+        typer.Option("--stability", help="Backtest result JSON (custseg stability): adds the Stability section."),
+    ] = None,
+    as_of: Annotated[
+        Optional[str],
+        typer.Option("--as-of", help="Date YYYY-MM-DD the segments describe. Default: the model's as-of date, "
+                     "else the day after the latest purchase."),
+    ] = None,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+) -> None:
+    """Write one self-contained HTML page: the data, and the segments and their stability when given.
+
+    The page works offline (no request to any other host) and is byte-identical for the same inputs.
+    """
+    from .report import build_report, check_output_path
+
+    check_output_path(output)
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    with err_console.status("building the report"):
+        path = build_report(data, output, as_of=as_of, model=model, stability=stability, mapping=mapping)
+    console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def _rfm_rules() -> str:
+    """The named RFM segments and their score ranges, for ``custseg rfm --help``."""
+    from .rfm import SEGMENT_RULES, score_range
+
+    lines = [f"{r.name}: R {score_range(r.r)}, FM {score_range(r.fm)} ({r.meaning})" for r in SEGMENT_RULES]
+    return "Segments (R = recency score, FM = ceil((F + M) / 2); every score pair has exactly one):\n\n" + "\n\n".join(lines)
+
+
+@app.command("rfm", epilog=_rfm_rules())
+def rfm_command(
+    data: Annotated[Path, typer.Argument(help="Data directory: the Olist CSV or Parquet files.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
+    as_of: Annotated[
+        Optional[str],
+        typer.Option("--as-of", help="Snapshot date YYYY-MM-DD. Default: the day after the latest purchase (printed)."),
+    ] = None,
+    bins: Annotated[int, typer.Option("--bins", help="Score levels per letter (2-9).")] = 5,
+) -> None:
+    """Score customers 1-5 on recency, frequency and monetary value and name their RFM segment.
+
+    Scores are quantiles: equal values share a score, the most recent customers score highest.
+
+    Where quantiles collapse (frequency in Olist: 97% bought once) the fallback used is printed.
+    """
+    from rich.table import Table
+
+    from . import features as feats
+    from .errors import InputError
+    from .export import write_table
+    from .ingest import load
+    from .rfm import MAX_BINS, MIN_BINS, rfm, segment_summary
+
+    if output.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=output)
+    if not MIN_BINS <= bins <= MAX_BINS:
+        raise InputError(f"--bins must be between {MIN_BINS} and {MAX_BINS}, got {bins}")
+    day = feats.parse_as_of(as_of) if as_of is not None else None
+    with err_console.status("scoring customers"):
+        ds = load(data)
+        if day is None:
+            day = feats.default_as_of(ds)
+            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
+        scored = rfm(ds, day, bins=bins)
+    write_table(scored, output)
+    table = Table(title=f"RFM segments as of {day} ({len(scored):,} customers)")
+    for column, justify in (("segment", "left"), ("R", "center"), ("FM", "center"), ("customers", "right"), ("share", "right")):
+        table.add_column(column, justify=justify)
+    for row in segment_summary(scored).itertuples(index=False):
+        table.add_row(row.segment, row.R, row.FM, f"{row.customers:,}", f"{row.share:.1%}")
+    console.print(table)
+    for note in scored.attrs["notes"]:
+        console.print(f"note: {note}", markup=False, highlight=False)
+    console.print(f"wrote {output}")
+
+
+def _as_of_or_default(as_of: Optional[str], ds):
+    """The given as-of date, or the day after the latest purchase in ``ds`` (said on the console)."""
+    from . import features as feats
+
+    if as_of is not None:
+        return feats.parse_as_of(as_of)
+    day = feats.default_as_of(ds)
+    console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
+    return day
+
+
+@app.command("fit")
+def fit_command(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The model file to write (JSON).")],
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Date YYYY-MM-DD the features describe. Default: the day after the latest purchase.")] = None,
+    k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (2..10, chosen by the rule below).")] = "auto",
+    algorithm: Annotated[str, typer.Option(
+        "--algorithm", help="auto (all), kmeans, gmm, ward or hdbscan.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed and data, same file.")] = 0,
+    features: Annotated[Optional[str], typer.Option(
+        "--features", help="Comma-separated numeric feature columns (default: the type features above).")] = None,
+    min_share: Annotated[float, typer.Option(
+        "--min-share", help="Smallest segment share worth acting on; smaller segments are refused.")] = 0.02,
+    max_share: Annotated[float, typer.Option(
+        "--max-share", help="Largest segment share; a model leaving more in one segment is refused.")] = 0.8,
+    previous: Annotated[Optional[Path], typer.Option(
+        "--previous", help="The model this one replaces: matched segments keep their ids and names.")] = None,
+    statuses: Annotated[str, typer.Option(
+        "--statuses", help="Comma-separated order statuses that count as purchases.")] = "delivered",
+    sample_size: Annotated[int, typer.Option(
+        "--sample-size", help="Fit on at most this many customers (stratified by first-purchase month); "
+        "everyone is then assigned by nearest centroid.")] = 200_000,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Refits per candidate for the stability score.")] = 10,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes for the model search (-1: all cores); "
+                                      "the result does not depend on it.")] = 2,
+    assignments: Annotated[Optional[Path], typer.Option(
+        "--assignments", help="Also write the training customers' segments (.csv or .parquet).")] = None,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMaster = None,
+) -> None:
+    """Find customer segments in DATA and save them as a model file.
+
+    Candidates: k-means, Gaussian mixture, Ward and HDBSCAN over k = 2..10, each scored on
+    separation (silhouette, Davies-Bouldin, Calinski-Harabasz) and bootstrap stability (ARI and
+    per-segment Jaccard over refits). Chosen: every segment between --min-share and --max-share,
+    no segment dissolving under resampling (Jaccard >= 0.6), highest silhouette x stability.
+
+    Default features: frequency, mean_basket, review_score_mean, lateness_days_mean,
+    installments_mean, freight_share (money and counts log1p, missing values filled with the
+    training median, all standardised). Assignment is by nearest centroid for every algorithm.
+
+    DATA may also be a feature table written by custseg features (.parquet or .csv) with the
+    --as-of date it was computed at.
+    """
+    from . import features as feats
+    from .errors import InputError
+    from .export import write_table
+    from .ingest import open_data
+    from .model import SegmentModel
+    from .segment import candidate_table, checked_feature_names, fit, segment_table
+
+    if assignments is not None and assignments.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=assignments)
+    counted = feats.parse_statuses(statuses)
+    old = SegmentModel.load(previous) if previous is not None else None
+    names = [f.strip() for f in features.split(",") if f.strip()] if features else None
+    if names:
+        checked_feature_names(names, [c for c, t in feats.FEATURE_DTYPES.items() if t != "str"])
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    if engine is Engine.spark:
+        from .spark import fit_job, uri
+
+        # Spark draws the stratified sample; scikit-learn fits it here; Spark assigns everyone
+        model = fit_job(_spark_data(data, mapping), as_of, counted, spark_master, sample_size=sample_size,
+                        seed=seed, assignments=uri(assignments) if assignments is not None else None,
+                        k=k, algorithm=algorithm, features=names, min_share=min_share, max_share=max_share,
+                        previous=old, progress=True, bootstrap=bootstrap, n_jobs=jobs)
+        model.save(output)
+    else:
+        with err_console.status("computing features"):
+            if mapping is None and feats.is_feature_table(data):
+                if as_of is None:
+                    raise InputError("--as-of: give the date the feature table was computed at", file=data)
+                day, table = feats.parse_as_of(as_of), feats.read_feature_table(data)
+            else:
+                ds = open_data(data, mapping)
+                day = _as_of_or_default(as_of, ds)
+                table = feats.customer_features(ds, day, counted)
+        model = fit(table, day, k=k, algorithm=algorithm, seed=seed, features=names, min_share=min_share,
+                    max_share=max_share, previous=old, statuses=counted, progress=True,
+                    sample_size=sample_size, bootstrap=bootstrap, n_jobs=jobs)
+        model.save(output)
+        if assignments is not None:
+            write_table(model.assignment_, assignments)
+    console.print(candidate_table(model))
+    console.print(segment_table(model))
+    console.print(f"chosen: {model.algorithm}, k={model.k} ({model.record['choice']['reason']})",
+                  markup=False, highlight=False)
+    console.print(f"wrote {output}" + (f" and {assignments}" if assignments is not None else ""))
+
+
+@app.command("assign")
+def assign_command(
+    model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit).")],
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Date YYYY-MM-DD to assign customers as of. Default: the day after the latest purchase.")] = None,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+    engine: EngineOpt = Engine.duckdb,
+    spark_master: SparkMaster = None,
+) -> None:
+    """Assign every customer of DATA to the model's segments (nearest centroid).
+
+    Writes customer_unique_id, segment_id, segment_name, distance (to the centroid, in model
+    space: a confidence proxy) and outlier (farther than every segment's 99th-percentile training
+    distance). The model's preprocessing is applied as saved, never refitted.
+
+    DATA may also be a feature table written by custseg features (.parquet or .csv): its
+    customers are assigned as they are, without recomputing their features.
+    """
+    from rich.table import Table
+
+    from . import features as feats
+    from .errors import InputError
+    from .export import write_table
+    from .ingest import open_data
+    from .model import SegmentModel, assign
+
+    if output.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=output)
+    fitted = SegmentModel.load(model)
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    if engine is Engine.spark:
+        from .spark import assign_job, uri
+
+        with err_console.status("assigning customers on Spark"):
+            day, counts = assign_job(fitted, _spark_data(data, mapping), uri(output), as_of, spark_master)
+        if day is None:
+            day = "the feature table's date"
+        elif as_of is None:
+            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
+        total, written = int(counts["n"].sum()), uri(output)
+    else:
+        with err_console.status("assigning customers"):
+            if mapping is None and feats.is_feature_table(data):
+                # a table written by custseg features: its as-of date is the one it was computed at
+                table, day = feats.read_feature_table(data), as_of or "the feature table's date"
+            else:
+                ds = open_data(data, mapping)
+                day = _as_of_or_default(as_of, ds)
+                table = feats.customer_features(ds, day, fitted.statuses)
+            if table.empty:
+                raise InputError(f"no customer has a counted order before {day}")
+            assigned = assign(fitted, table)
+        write_table(assigned, output)
+        counts = assigned.groupby("segment_id").agg(n=("outlier", "size"), outliers=("outlier", "sum"))
+        total, written = len(assigned), output
+    summary = Table(title=f"{total:,} customers as of {day}, model of {fitted.as_of}")
+    for column in ("id", "segment", "customers", "share", "outliers"):
+        summary.add_column(column, justify="left" if column == "segment" else "right")
+    for seg_id, name in zip(fitted.ids, fitted.names):
+        n, out = (int(counts.loc[seg_id, "n"]), int(counts.loc[seg_id, "outliers"])) if seg_id in counts.index else (0, 0)
+        summary.add_row(str(seg_id), name, f"{n:,}", f"{n / total:.1%}", f"{out:,}")
+    console.print(summary)
+    console.print(f"wrote {written}")
+
+
+class DescribeFormat(str, Enum):
+    text = "text"
+    json = "json"
+    markdown = "markdown"
+
+
+@app.command("describe")
+def describe_command(
+    model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit).")],
+    output_format: Annotated[
+        DescribeFormat, typer.Option("--format", help="text (panels), json or markdown.")
+    ] = DescribeFormat.text,
+) -> None:
+    """Print each segment of a model: name, share, description, suggested actions, rules and fidelity.
+
+    Rules come from a depth-3 decision tree per segment (a customer matches when any rule holds).
+
+    Fidelity: accuracy = share of all customers the rules place correctly, with precision, recall.
+    """
+    from .describe import rich_view, to_json, to_markdown
+    from .model import SegmentModel
+
+    segments = SegmentModel.load(model).segments
+    if output_format is DescribeFormat.json:
+        typer.echo(to_json(segments), nl=False)
+    elif output_format is DescribeFormat.markdown:
+        typer.echo(to_markdown(segments), nl=False)
+    else:
+        console.print(rich_view(segments))
+
+
+def _whole_number(text: str, option: str) -> int:
+    from .errors import InputError
+
+    try:
+        return int(text.strip())
+    except ValueError:
+        raise InputError(f"{option}: {text!r} is not a whole number") from None
+
+
+@contextmanager
+def _step_progress():
+    """A Rich progress bar on stderr, advanced by a ``(description, done, total)`` callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # transient: a scheduler's log gets the summary and errors, not bar frames
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("loading data", total=None)
+        yield lambda description, done, total: bar.update(task, description=description, completed=done,
+                                                          total=total)
+
+
+@app.command("stability")
+def stability_command(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="The result file to write (JSON).")],
+    start: Annotated[Optional[str], typer.Option(
+        "--start", help="Reference date D0 YYYY-MM-DD, where the frozen model is fitted. "
+        "Default: the first month-end with 12 months of counted purchases before it.")] = None,
+    step: Annotated[str, typer.Option("--step", help="Time between comparisons: 1M, 2W, 14D, 1Y...")] = "1M",
+    until: Annotated[Optional[str], typer.Option(
+        "--until", help="Last comparison date YYYY-MM-DD. Default: the day after the last counted purchase.")] = None,
+    window: Annotated[str, typer.Option(
+        "--window", help="Orders behind the features at t: all (whole history) or a sliding window "
+        "such as 12M (only orders purchased in [t - 12M, t)).")] = "all",
+    k: Annotated[str, typer.Option(
+        "--k", help="Number of segments, or auto (chosen at D0 by the fit's rule and then kept).")] = "auto",
+    algorithm: Annotated[str, typer.Option("--algorithm", help="kmeans, gmm, ward, hdbscan or auto.")] = "kmeans",
+    min_share: Annotated[float, typer.Option(
+        "--min-share", help="Smallest segment share the reference fit accepts (as in custseg fit).")] = 0.02,
+    n_init: Annotated[Optional[int], typer.Option(
+        "--n-init", help="k-means starts per fit (default: the fit's); more starts, fewer local optima, "
+        "a tighter noise floor, slower.")] = None,
+    threshold: Annotated[str, typer.Option(
+        "--threshold", help="ARI the band's lower bound must keep: a number, or floor (the noise floor's "
+        "lower bound minus --margin).")] = "0.8",
+    margin: Annotated[float, typer.Option("--margin", help="Margin under the noise floor (floor mode).")] = 0.1,
+    seeds: Annotated[int, typer.Option(
+        "--seeds", help="Refits per date for the noise floor and the band: the re-trained model and "
+        "N-1 bootstrap refits.")] = 5,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed and data, same result.")] = 0,
+    statuses: Annotated[str, typer.Option(
+        "--statuses", help="Comma-separated order statuses that count as purchases.")] = "delivered",
+    psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
+    share_points: Annotated[float, typer.Option(
+        "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
+    save_model: Annotated[Optional[Path], typer.Option(
+        "--save-model", help="Also write the frozen reference model (JSON), e.g. for custseg monitor.")] = None,
+    labels: Annotated[Optional[Path], typer.Option(
+        "--labels", help="Also write every step's frozen and re-trained segment per customer (.csv or .parquet).")] = None,
+    cost: Annotated[bool, typer.Option(
+        "--cost/--no-cost", help="Measure one re-train's time and peak memory (varies run to run; "
+        "--no-cost gives byte-identical output).")] = True,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes for the reference fit's model search "
+                                      "(-1: all cores); the result does not depend on it.")] = 2,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+) -> None:
+    """Backtest how long segments stay valid, and write the maintenance contract.
+
+    Frozen: a model fitted at D0; its preprocessing and centroids are never refitted.
+
+    Re-trained: at each step t, the same procedure and k fitted on the features as of t.
+
+    Compared: their labels of all customers at t, and of the cohort present at D0 (ARI, AMI).
+
+    Noise floor: the ARI between refits (seeds, bootstrap resamples) at each date; each step's ARI is a band over the refits.
+
+    Recommendation: the longest interval from D0 over which the band's lower bound stays above --threshold.
+
+    Drift: PSI and Kolmogorov-Smirnov per feature, segment shares, migration matrix.
+    """
+    from . import features as feats
+    from .errors import InputError
+    from .export import write_json, write_table
+    from .ingest import open_data
+    from .stability import (BacktestSettings, backtest, contract_text, parse_period, parse_threshold,
+                            parse_window, step_table)
+
+    if labels is not None and labels.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=labels)
+    k_value = None if k.strip().lower() == "auto" else _whole_number(k, "--k")
+    settings = BacktestSettings(
+        reference=feats.parse_as_of(start) if start else None, step=parse_period(step, "--step"),
+        until=feats.parse_as_of(until) if until else None, window=parse_window(window), k=k_value,
+        algorithm=algorithm.strip().lower(), threshold=parse_threshold(threshold), margin=margin, seeds=seeds,
+        seed=seed, statuses=feats.parse_statuses(statuses), psi_max=psi_max, share_points=share_points,
+        measure_cost=cost, jobs=jobs, min_share=min_share, n_init=n_init,
+    ).checked()
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    with _step_progress() as tick:
+        ds = open_data(data, mapping)
+        run = backtest(ds, settings, progress=tick)
+    write_json(run.result, output)
+    if save_model is not None:
+        run.model.save(save_model)
+    if labels is not None:
+        write_table(run.labels, labels)
+    console.print(step_table(run.result))
+    console.print(contract_text(run.result), markup=False, highlight=False, soft_wrap=True)
+    written = [output] + [p for p in (save_model, labels) if p is not None]
+    console.print("wrote " + ", ".join(map(str, written)), markup=False, highlight=False)
+
+
+@app.command("monitor")
+def monitor_command(
+    model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit, or custseg stability --save-model).")],
+    data: DataArg,
+    as_of: Annotated[str, typer.Option("--as-of", help="Date YYYY-MM-DD to check the model at (after its own).")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the record (JSON).")] = None,
+    window: Annotated[str, typer.Option(
+        "--window", help="Orders behind the features: all, or a sliding window such as 12M (use the "
+        "backtest's).")] = "all",
+    threshold: Annotated[str, typer.Option(
+        "--threshold", help="ARI the band's lower bound must keep: a number, or floor.")] = "0.8",
+    margin: Annotated[float, typer.Option("--margin", help="Margin under the noise floor (floor mode).")] = 0.1,
+    psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
+    share_points: Annotated[float, typer.Option(
+        "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
+    seeds: Annotated[int, typer.Option("--seeds", help="Re-trains at the date (noise floor and band).")] = 3,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+) -> None:
+    """Check a saved model at a date: exit 0 when healthy, 3 when a re-train is due, 2 on bad input.
+
+    For a daily or weekly scheduler. The reference is the model's own as-of date, recomputed from DATA.
+
+    Re-train is due when the frozen-vs-re-trained ARI lower bound falls below --threshold, a model feature's PSI exceeds --psi-max, or a segment's share moves more than --share-points.
+    """
+    from . import features as feats
+    from .export import write_json
+    from .ingest import open_data
+    from .model import SegmentModel
+    from .monitor import Triggers, check, record_text
+    from .stability import parse_threshold, parse_window
+
+    day = feats.parse_as_of(as_of)
+    triggers = Triggers(ari=parse_threshold(threshold), margin=margin, psi_max=psi_max,
+                        share_points=share_points).checked()
+    fitted = SegmentModel.load(model)
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    with err_console.status("checking the model"):
+        ds = open_data(data, mapping)
+        record = check(fitted, ds, day, parse_window(window), triggers, seeds)
+    if output is not None:
+        write_json(record, output)
+    console.print(record_text(record), markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(record["exit_code"])
+
+
+@app.command("run")
+def run_command(
+    data: DataArg,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for every output (created if missing).")],
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Date YYYY-MM-DD the segments describe (default: the day after the latest purchase).")] = None,
+    k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (chosen with evidence).")] = "auto",
+    algorithm: Annotated[str, typer.Option(
+        "--algorithm", help="auto, kmeans, gmm, ward or hdbscan.")] = "auto",
+    seed: Annotated[int, typer.Option("--seed", help="Random seed: same data and seed, same outputs.")] = 0,
+    statuses: Annotated[str, typer.Option(
+        "--statuses", help="Order statuses that count as purchases, comma-separated.")] = "delivered",
+    stability: Annotated[bool, typer.Option(
+        "--stability/--no-stability", help="Run the stability backtest (the slowest step).")] = True,
+    step: Annotated[str, typer.Option("--step", help="Backtest step: 1M, 2W, ...")] = "1M",
+    window: Annotated[str, typer.Option("--window", help="Backtest feature window: all, or e.g. 12M.")] = "all",
+    seeds: Annotated[int, typer.Option("--seeds", help="Re-trains per backtest date (noise floor).")] = 3,
+    customer_col: CustomerCol = None,
+    date_col: DateCol = None,
+    amount_col: AmountCol = None,
+    order_col: OrderCol = None,
+    date_format: DateFormat = None,
+    columns: LogColumns = None,
+) -> None:
+    """Everything in one go: validate, features, RFM, fit, assign, stability and the HTML report.
+
+    Writes into OUTPUT: validation.json, features.parquet, rfm.csv, model.json, segments.csv,
+    stability.json and report.html. A failed run leaves OUTPUT's previous files as they were.
+    """
+    from . import features as feats
+    from .pipeline import run
+    from .stability import BacktestSettings, parse_period, parse_window
+
+    settings = BacktestSettings(step=parse_period(step, "--step"), window=parse_window(window), seeds=seeds)
+    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
+    with _step_progress() as tick:
+        result = run(data, output, as_of=feats.parse_as_of(as_of) if as_of else None, k=k, algorithm=algorithm,
+                     seed=seed, statuses=feats.parse_statuses(statuses), stability=settings if stability else None,
+                     mapping=mapping, progress=tick)
+    _print_run_summary(result)
+
+
+def _print_run_summary(result) -> None:
+    from rich.table import Table
+
+    model = result.model
+    table = Table(title=f"{model.k} segments of {result.customers:,} customers as of {result.as_of}")
+    for col in ("id", "segment", "share"):
+        table.add_column(col, justify="right" if col != "segment" else "left")
+    for seg in model.segments:
+        table.add_row(str(seg["id"]), seg["name"], f"{seg['share']:.1%}")
+    console.print(table)
+    if result.warnings:
+        console.print(f"{len(result.warnings)} data warning(s): see validation.json or the report's Data section",
+                      markup=False, highlight=False)
+    if result.stability is not None:
+        console.print("Stability: " + result.stability["recommendation"]["text"], markup=False, highlight=False,
+                      soft_wrap=True)
+    for name, path in result.files.items():
+        console.print(f"  {name:<11} {path}", markup=False, highlight=False)
+    console.print(f"Report: {result.files['report'].resolve()}", markup=False, highlight=False)
+
+
+@app.command("demo")
+def demo_command(
+    output: Annotated[Path, typer.Argument(help="Directory for the generated data and every output.")] = Path("demo-output"),
+    customers: Annotated[int, typer.Option("--customers", help="Synthetic customers to generate.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic data and the models.")] = 42,
+    drift_month: Annotated[Optional[int], typer.Option(
+        "--drift-month", help="Plant a change of behaviour from this month (see synth --help); 0 for none.")] = 18,
+) -> None:
+    """The main job on built-in synthetic data: synth, then run (validate ... report).
+
+    Generates Olist-format data with planted personas (and, by default, a change of behaviour
+    from month 18, which the stability analysis should catch) into OUTPUT/data, then runs every
+    step into OUTPUT/results and prints where the report is.
+    """
+    from .pipeline import run
+    from .stability import BacktestSettings
+    from .synth import generate
+
+    data_dir = output / "data"
+    with _step_progress() as tick:
+        tick("generating synthetic data", 0, customers)
+        summary = generate(data_dir, customers=customers, seed=seed, drift_month=drift_month or None,
+                           progress=lambda done: tick("generating synthetic data", done, customers))
+    console.print(f"synthetic data: {summary.orders:,} orders of {summary.customers:,} customers, "
+                  f"{summary.start} to {summary.end}, in {data_dir}", markup=False, highlight=False)
+    with _step_progress() as tick:
+        result = run(data_dir, output / "results", seed=seed, stability=BacktestSettings(seeds=3), progress=tick)
+    _print_run_summary(result)

@@ -1,0 +1,130 @@
+"""The whole job in one call: validate, features, RFM, fit, assign, stability, report.
+
+:func:`run` writes every output into one directory, each file atomically:
+
+=================  ==============================================================
+validation.json    what was loaded and the warnings found (``custseg validate``)
+features.parquet   the per-customer feature table as of the date (``custseg features``)
+rfm.csv            RFM scores and named RFM segments (``custseg rfm``)
+model.json         the fitted segment model (``custseg fit``)
+segments.csv       every customer's segment, distance and outlier flag (``custseg assign``)
+stability.json     backtest, noise floor, drift and maintenance contract (``custseg stability``)
+report.html        the self-contained HTML report (``custseg report``)
+=================  ==============================================================
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+
+from .errors import InputError
+from .export import write_json, write_table
+from .features import customer_features, default_as_of, parse_as_of
+from .ingest import open_data, validation_report
+from .model import SegmentModel
+from .report import build_report
+from .rfm import rfm
+from .schema import DEFAULT_STATUSES, LogMapping
+from .segment import fit
+from .stability import BacktestSettings, backtest
+
+#: The steps of :func:`run`, in order, as shown by a progress display.
+STEPS = ("validate", "features", "rfm", "fit", "assign", "stability", "report")
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class RunResult:
+    """What :func:`run` produced: the output files, the model, and the stability result."""
+
+    out_dir: Path
+    as_of: date
+    files: dict[str, Path]
+    model: SegmentModel
+    stability: dict | None
+    customers: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def run(
+    data: str | Path,
+    out_dir: str | Path,
+    *,
+    as_of: date | str | None = None,
+    k: int | str = "auto",
+    algorithm: str = "auto",
+    seed: int = 0,
+    statuses: tuple[str, ...] = DEFAULT_STATUSES,
+    stability: BacktestSettings | None = BacktestSettings(),
+    mapping: LogMapping | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
+    """Run every step on ``data`` and write the outputs into ``out_dir``.
+
+    ``as_of`` defaults to the day after the latest purchase. ``stability`` holds the backtest's
+    settings (``None`` skips the backtest). ``progress`` is called as ``(step, done, total)``.
+    """
+    day = parse_as_of(as_of) if as_of is not None else None
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a directory", file=out)
+    out.mkdir(parents=True, exist_ok=True)
+    # Build everything in a staging folder and move it in at the end: a failed run leaves the
+    # previous outputs as they were, never a mix of old and new files.
+    stage = Path(tempfile.mkdtemp(prefix=".custseg-run-", dir=out))
+    try:
+        result = _run_into(stage, data, day, k, algorithm, seed, statuses, stability, mapping, progress)
+        for name, staged in result.files.items():
+            os.replace(staged, out / staged.name)
+            result.files[name] = out / staged.name
+        result.out_dir = out
+        return result
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, mapping, progress) -> RunResult:
+    tick = progress or (lambda *_: None)
+    files: dict[str, Path] = {}
+    total = len(STEPS)
+
+    def step(name: str) -> None:
+        tick(name, STEPS.index(name), total)
+
+    step("validate")
+    ds = open_data(data, mapping)
+    try:
+        day = day or default_as_of(ds)
+        files["validation"] = write_json(validation_report(ds), out / "validation.json")
+        step("features")
+        table = customer_features(ds, day, statuses)
+        files["features"] = write_table(table, out / "features.parquet")
+        step("rfm")
+        scored = rfm(table)
+        files["rfm"] = write_table(scored, out / "rfm.csv")
+        step("fit")
+        model = fit(table, day, k=k, algorithm=algorithm, seed=seed, statuses=statuses)
+        files["model"] = model.save(out / "model.json")
+        step("assign")
+        assignment = model.assignment_
+        files["segments"] = write_table(assignment, out / "segments.csv")
+        result = None
+        if stability is not None:
+            step("stability")
+            result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses))).result
+            files["stability"] = write_json(result, out / "stability.json")
+        step("report")
+        files["report"] = build_report(ds, out / "report.html", as_of=day, model=model, stability=result,
+                                       features_df=table, assignment_df=assignment, rfm_df=scored)
+        tick("done", total, total)
+        return RunResult(out_dir=out, as_of=day, files=files, model=model, stability=result,
+                         customers=len(table), warnings=[str(w) for w in ds.warnings])
+    finally:
+        ds.con.close()
+

@@ -1,0 +1,73 @@
+"""`custseg run` and `custseg demo`: every output, all-or-nothing, deterministic."""
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from conftest import run_cli
+from custseg.errors import InputError
+from custseg.pipeline import run
+from custseg.stability import BacktestSettings, Period
+
+OUTPUTS = {"validation.json", "features.parquet", "rfm.csv", "model.json", "segments.csv", "stability.json",
+           "report.html"}
+# A cheap backtest: two-month steps, two re-trains per date.
+QUICK = BacktestSettings(step=Period(2, "M"), seeds=2, measure_cost=False)
+
+
+@pytest.fixture(scope="module")
+def ran(synth_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    return run(synth_dir, out, seed=3, stability=QUICK)
+
+
+def test_run_writes_every_output_and_nothing_else(ran):
+    assert {p.name for p in ran.out_dir.iterdir()} == OUTPUTS
+    assert set(ran.files) == {"validation", "features", "rfm", "model", "segments", "stability", "report"}
+
+
+def test_run_outputs_agree_with_each_other(ran):
+    features = pd.read_parquet(ran.files["features"])
+    segments = pd.read_csv(ran.files["segments"])
+    rfm = pd.read_csv(ran.files["rfm"])
+    assert len(features) == len(segments) == len(rfm) == ran.customers
+    assert list(segments["customer_unique_id"]) == list(features["customer_unique_id"])
+    model = json.loads(ran.files["model"].read_text())
+    assert sorted(segments["segment_id"].unique()) == [s["id"] for s in model["segments"]]
+    stability = json.loads(ran.files["stability"].read_text())
+    assert stability["steps"] and "text" in stability["recommendation"]
+    html = ran.files["report"].read_text()
+    for section in ("Data", "Segments", "Stability"):
+        assert f">{section}<" in html
+
+
+def test_run_is_deterministic(synth_dir, ran, tmp_path):
+    again = run(synth_dir, tmp_path, seed=3, stability=QUICK)
+    for name in OUTPUTS:
+        assert (tmp_path / name).read_bytes() == (ran.out_dir / name).read_bytes(), name
+
+
+def test_failed_run_leaves_previous_outputs_intact(synth_dir, tmp_path):
+    previous = tmp_path / "model.json"
+    previous.write_text("previous run")
+    with pytest.raises(InputError):
+        run(synth_dir, tmp_path, as_of="2000-01-01", stability=None)  # no customer before that date
+    assert previous.read_text() == "previous run"
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no staging folder left behind
+
+
+def test_run_cli_without_stability(synth_dir, tmp_path):
+    result = run_cli("run", synth_dir, "-o", tmp_path / "out", "--no-stability", "--k", "5")
+    assert result.code == 0, result.stderr
+    assert {p.name for p in (tmp_path / "out").iterdir()} == OUTPUTS - {"stability.json"}
+    assert "Report:" in result.stdout and "5 segments" in result.stdout
+
+
+def test_run_cli_bad_input_is_one_line(tmp_path):
+    result = run_cli("run", tmp_path / "missing", "-o", tmp_path / "out")
+    assert result.code == 2
+    assert result.stderr.strip().count("\n") == 0 and "missing" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
