@@ -243,3 +243,8 @@ def test_truncated_parquet_is_refused_in_one_line(synth, tmp_path):
         load(root)
     assert str(err.value).startswith("olist_order_payments_dataset.parquet: cannot be read as Parquet: ")
     assert "\n" not in str(err.value)
+
+
+def test_loaded_connection_is_ready_for_relational_calls(synth_dir):
+    ds = load(synth_dir)
+    assert ds.con.sql("SELECT count(*) FROM orders").fetchall()[0][0] == ds.rows["orders"]

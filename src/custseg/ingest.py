@@ -16,8 +16,13 @@ that builds the typed tables.
 """
 from __future__ import annotations
 
+import atexit
 import codecs
+import os
 import re
+import shutil
+import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +79,35 @@ class Dataset:
         raise InputError(f"{first.problem} (and {more} more problem{'s' if more > 1 else ''}: "
                          "run custseg validate)", file=Path(first.file) if first.file else None,
                          column=first.column)
+
+
+#: DuckDB's memory budget. Past it, tables and intermediate results spill to a temporary directory:
+#: 10M orders (9M customers) hold about 7 GB as tables and need about 10 GB more for the feature
+#: query, which a small machine cannot give; with this budget a process stays under 6 GB.
+#: ``CUSTSEG_DUCKDB_MEMORY`` (e.g. ``8GB``) sets another.
+MEMORY_LIMIT = os.environ.get("CUSTSEG_DUCKDB_MEMORY", "3GB")
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection within :data:`MEMORY_LIMIT`, spilling to a directory of its own.
+
+    Timestamps are DuckDB TIMESTAMPs, wall-clock times without a zone, so no time zone setting
+    applies (the spark engine reads them as TIMESTAMP_NTZ, in a UTC session)."""
+    spill = Path(tempfile.gettempdir()) / f"custseg-duckdb-{uuid.uuid4().hex}"
+    # DuckDB removes its spill files when the connection closes; the directory goes at exit
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill)})
+
+
+def settled(ds: Dataset) -> Dataset:
+    """``ds`` with no half-read result left on its connection.
+
+    DuckDB 2 keeps an ``execute()`` result open until a fetch returns no rows (``fetchone`` on a
+    one-row result does not), and refuses relational calls such as ``con.sql`` meanwhile; a user's
+    notebook must get a connection ready for any call.
+    """
+    ds.con.execute("SELECT NULL").fetchall()
+    return ds
 
 
 def _sql_str(value: str | Path) -> str:
@@ -299,7 +333,7 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
     if not root.is_dir():
         raise InputError("not a directory (an Olist export is a directory of CSV or Parquet files)",
                          file=root)
-    ds = Dataset(con=con or duckdb.connect(), root=root, files={}, rows={})
+    ds = Dataset(con=con or connect(), root=root, files={}, rows={})
     for name, spec in TABLES.items():
         try:
             ds.files[name] = find_file(root, spec)
@@ -314,7 +348,7 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
         ds.record(run_checks(ds.con, relation_checks()))
     if strict:
         ds.refuse_if_unusable()
-    return ds
+    return settled(ds)
 
 
 def _log_relation(path: Path, mapping: LogMapping) -> str:
@@ -430,7 +464,7 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
         raise InputError("no such file", file=path)
     _check_mapping(path, mapping)
     check_file(path)
-    ds = Dataset(con=con or duckdb.connect(), root=path, files={t: path for t in LOG_TABLES},
+    ds = Dataset(con=con or connect(), root=path, files={t: path for t in LOG_TABLES},
                  rows={}, mapping=mapping)
     present = _columns_of(ds.con, "raw_log", _log_relation(path, mapping), path)
     columns = _log_columns(path, mapping, present)
@@ -453,7 +487,7 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
         ds.con.execute("DROP VIEW log_lines; DROP TABLE log_typed; DROP VIEW raw_log")
     if strict:
         ds.refuse_if_unusable()
-    return ds
+    return settled(ds)
 
 
 def open_data(path: str | Path, mapping: LogMapping | None = None, *,
