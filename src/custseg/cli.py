@@ -506,6 +506,7 @@ def fit_command(
                 ds = open_data(data, mapping)
                 day = _as_of_or_default(as_of, ds)
                 table = feats.customer_features(ds, day, counted)
+                ds.con.close()  # frees DuckDB's tables (GBs for millions of orders) before the next step
         model = fit(table, day, k=k, algorithm=algorithm, seed=seed, features=names, min_share=min_share,
                     max_share=max_share, previous=old, statuses=counted, progress=True,
                     sample_size=sample_size, bootstrap=bootstrap, n_jobs=jobs)
@@ -575,6 +576,7 @@ def assign_command(
                 ds = open_data(data, mapping)
                 day = _as_of_or_default(as_of, ds)
                 table = feats.customer_features(ds, day, fitted.statuses)
+                ds.con.close()  # frees DuckDB's tables (GBs for millions of orders) before the next step
             if table.empty:
                 raise InputError(f"no customer has a counted order before {day}")
             assigned = assign(fitted, table)
@@ -723,7 +725,7 @@ def stability_command(
         until=feats.parse_as_of(until) if until else None, window=parse_window(window), k=k_value,
         algorithm=algorithm.strip().lower(), threshold=parse_threshold(threshold), margin=margin, seeds=seeds,
         seed=seed, statuses=feats.parse_statuses(statuses), psi_max=psi_max, share_points=share_points,
-        measure_cost=cost, jobs=jobs, min_share=min_share, n_init=n_init,
+        measure_cost=cost, jobs=jobs, min_share=min_share, n_init=n_init, keep_labels=labels is not None,
     ).checked()
     mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with _step_progress() as tick:

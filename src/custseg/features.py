@@ -327,8 +327,17 @@ def customer_features(
     """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
     statuses = tuple(statuses)
     check_statuses(ds, statuses)
-    # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the memory)
-    return typed_features(ds.con.sql(feature_sql(as_of, statuses)).to_arrow_table().to_pandas())
+    # Every step of the query is ordered explicitly (ORDER BY, window orders with tie-breakers), so
+    # DuckDB may drop insertion order: for millions of customers that is the difference between
+    # fitting its memory budget and running out of it.
+    ds.con.execute("SET preserve_insertion_order = false")
+    try:
+        # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
+        # memory); self_destruct frees each Arrow column once converted
+        result = ds.con.sql(feature_sql(as_of, statuses)).to_arrow_table()
+    finally:
+        ds.con.execute("RESET preserve_insertion_order")
+    return typed_features(result.to_pandas(self_destruct=True, split_blocks=True))
 
 
 def features(
@@ -379,10 +388,12 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
         raise InputError(f"cannot be read as a feature table ({type(exc).__name__})", file=path) from None
     missing = [c for c in FEATURE_DTYPES if c not in present]
     if missing:
-        raise InputError("missing: not a feature table written by custseg features", file=path, column=missing[0])
+        raise InputError("missing: not a feature table written by custseg features (a transaction log "
+                         "is read with --customer-col, --date-col and --amount-col)", file=path, column=missing[0])
     try:
         if path.suffix.lower() == ".parquet":
-            table = source.to_table(columns=list(FEATURE_DTYPES)).to_pandas()
+            # self_destruct: each Arrow column is freed once converted (half the peak memory)
+            table = source.to_table(columns=list(FEATURE_DTYPES)).to_pandas(self_destruct=True, split_blocks=True)
         else:
             text = [c for c, t in FEATURE_DTYPES.items() if t == "str"]
             table = pd.read_csv(path, usecols=list(FEATURE_DTYPES), dtype=dict.fromkeys(text, str),

@@ -269,7 +269,8 @@ class SegmentModel:
         ids, dist, outlier = (np.concatenate(p) for p in zip(*parts)) if parts else ([], [], [])
         names = dict(zip(self.ids, self.names))
         return pd.DataFrame({
-            "customer_unique_id": df["customer_unique_id"].astype(str).to_numpy(),
+            # kept as a pandas text column: a Python object per id would cost ~80 bytes per customer
+            "customer_unique_id": df["customer_unique_id"].astype(str).reset_index(drop=True),
             "segment_id": np.asarray(ids, dtype=np.int64),
             "segment_name": pd.Series(np.asarray(ids, dtype=np.int64)).map(names).to_numpy(dtype=object),
             "distance": np.asarray(dist, dtype="float64"),

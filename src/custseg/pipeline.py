@@ -117,7 +117,8 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         result = None
         if stability is not None:
             step("stability")
-            result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses))).result
+            # only the result is written: per-customer labels of every step are not kept
+            result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False)).result
             files["stability"] = write_json(result, out / "stability.json")
         step("report")
         files["report"] = build_report(ds, out / "report.html", as_of=day, model=model, stability=result,

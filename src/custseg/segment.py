@@ -261,7 +261,7 @@ def fit_sample(table: pd.DataFrame, as_of: date, size: int, seed: int) -> np.nda
     rng = np.random.default_rng([seed, 1])
     if "tenure_days" in table.columns:
         first = pd.Timestamp(as_of) - pd.to_timedelta(table["tenure_days"].fillna(0).to_numpy(), unit="D")
-        stratum = pd.Series(first.to_period("M").astype(str)).to_numpy()
+        stratum = first.to_period("M").asi8  # month numbers: no text per customer for millions
     else:
         stratum = np.zeros(n, dtype=int)
     # every month keeps its share: take each stratum's first (share * count) rows in random order
@@ -549,6 +549,10 @@ def search(z: np.ndarray, settings: SearchSettings, progress: bool = False) -> l
     return judged(cands, settings)
 
 
+#: Text values joined at a time when fingerprinting a feature table.
+FINGERPRINT_CHUNK = 500_000
+
+
 def input_fingerprint(table: pd.DataFrame) -> str:
     """SHA-256 of the feature table in canonical form.
 
@@ -565,7 +569,10 @@ def input_fingerprint(table: pd.DataFrame) -> str:
             digest.update(np.where(np.isnan(values), np.nan, values).astype("<f8").tobytes())
         else:
             text = column.astype("string").fillna("\x00")
-            digest.update("\x1f".join(text.tolist()).encode("utf-8"))
+            # the same bytes as one join of the whole column, made a chunk at a time for millions of rows
+            for start in range(0, len(text), FINGERPRINT_CHUNK):
+                digest.update(("\x1f" if start else "").encode() +
+                              "\x1f".join(text.iloc[start:start + FINGERPRINT_CHUNK].tolist()).encode("utf-8"))
     return "sha256:" + digest.hexdigest()
 
 
