@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from synthetic import synthetic_data
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench-output"
 TARGET_RATIO = 3.0
@@ -84,23 +86,6 @@ def in_subprocess(kind: str, data: Path) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"{kind} measurement failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def synthetic_data(orders: int) -> Path:
-    """A cached synthetic dataset of about ``orders`` orders."""
-    from custseg.synth import customers_for_orders, generate
-
-    data = CACHE / f"synth-{orders // 1000}k-orders"
-    ready = data / "benchmark-ready.json"
-    if ready.is_file():
-        return data
-    customers = customers_for_orders(orders)
-    print(f"generating {customers:,} customers (~{orders:,} orders) into {data} ...", flush=True)
-    start = time.perf_counter()
-    summary = generate(data, customers=customers, seed=0)
-    ready.write_text(json.dumps({"customers": customers, "orders": summary.orders,
-                                 "generate_seconds": round(time.perf_counter() - start, 1)}))
-    return data
 
 
 def report(orders: int) -> dict:

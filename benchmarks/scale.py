@@ -30,6 +30,8 @@ import sys
 import time
 from pathlib import Path
 
+from synthetic import synthetic_data
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench-output"
 OUT = CACHE / "scale"
@@ -37,23 +39,6 @@ STEPS = ("scan", "features", "fit", "assign", "assign+features", "stability", "r
 TARGET_SCAN_RATIO = 3.0
 TARGET_RSS_GB = 6.0
 TARGET_SECONDS = {"assign": 60.0, "run": 15 * 60.0}
-
-
-def synthetic_data(orders: int) -> Path:
-    """A cached synthetic dataset of about ``orders`` orders (the same as benchmarks/features.py's)."""
-    from custseg.synth import customers_for_orders, generate
-
-    data = CACHE / f"synth-{orders // 1000}k-orders"
-    ready = data / "benchmark-ready.json"
-    if ready.is_file():
-        return data
-    customers = customers_for_orders(orders)
-    print(f"generating {customers:,} customers (~{orders:,} orders) into {data} ...", flush=True)
-    start = time.perf_counter()
-    summary = generate(data, customers=customers, seed=0)
-    ready.write_text(json.dumps({"customers": customers, "orders": summary.orders,
-                                 "generate_seconds": round(time.perf_counter() - start, 1)}))
-    return data
 
 
 def bare_scan(data: Path) -> int:
