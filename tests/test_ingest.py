@@ -9,7 +9,9 @@ import pandas as pd
 import pytest
 
 from custseg.errors import InputError
-from custseg.ingest import Dataset, load, open_data, summary
+from custseg.features import features
+from custseg.checks import TEXT_MACRO
+from custseg.ingest import KEY_COLUMNS, Dataset, key_text, load, open_data, summary
 from custseg.schema import TABLES
 
 
@@ -95,7 +97,10 @@ def _to_parquet(ds: Dataset, src: Path, dst: Path, typed: bool) -> Path:
     """Parquet files of ``src``: typed (from the loaded tables) or text (as read from the CSVs)."""
     dst.mkdir()
     for name, spec in TABLES.items():
-        relation = name if typed else f"read_csv('{src / spec.csv_name}', header=true, all_varchar=true)"
+        # ids are text in a user's files (the tables may hold hex ids as numbers)
+        ids = ", ".join(f"{TEXT_MACRO}({c}) AS {c}" for c in spec.columns if c in KEY_COLUMNS)
+        typed_table = f"(SELECT * REPLACE ({ids}) FROM {name})" if ids else name
+        relation = typed_table if typed else f"read_csv('{src / spec.csv_name}', header=true, all_varchar=true)"
         ds.con.execute(f"COPY (SELECT * FROM {relation}) TO '{dst / spec.parquet_name}' (FORMAT parquet)")
     return dst
 
@@ -216,7 +221,8 @@ def test_quoting_bom_and_multiline_fields_in_small_files(synth_dir, tmp_path):
     assert translation.read_bytes().startswith(b"\xef\xbb\xbf")
     ds = load(root)
     assert ds.rows["reviews"] == len(reviews)
-    assert ds.scalar("SELECT review_comment_message FROM reviews WHERE review_id = ?",
+    review = key_text(ds.con, "reviews", "review_id")
+    assert ds.scalar(f"SELECT review_comment_message FROM reviews WHERE {review} = ?",
                      [reviews.loc[0, "review_id"]]) == 'first line\nsecond line, with "quotes"'
 
 
@@ -248,3 +254,48 @@ def test_truncated_parquet_is_refused_in_one_line(synth, tmp_path):
 def test_loaded_connection_is_ready_for_relational_calls(synth_dir):
     ds = load(synth_dir)
     assert ds.con.sql("SELECT count(*) FROM orders").fetchall()[0][0] == ds.rows["orders"]
+
+
+def _key_types(ds: Dataset) -> dict[tuple[str, str], str]:
+    return {(t, c): kind for t, c, kind in ds.con.execute(
+        "SELECT table_name, column_name, data_type FROM duckdb_columns() WHERE schema_name = 'main'").fetchall()
+        if c in KEY_COLUMNS}
+
+
+def test_hex_ids_are_held_as_numbers_and_read_back_as_their_text(synth, synth_dir):
+    types = _key_types(synth)
+    assert types[("orders", "order_id")] == types[("order_items", "order_id")] == "UHUGEINT"
+    assert types[("customers", "customer_unique_id")] == "UHUGEINT"
+    assert not [c for (_, c) in types if c.startswith("__custseg")]  # the text beside a key is gone
+    expr = key_text(synth.con, "orders", "order_id")
+    shown = [r[0] for r in synth.con.execute(f"SELECT {expr} FROM orders ORDER BY order_id").fetchall()]
+    original = read(Path(synth_dir), "orders")["order_id"].tolist()
+    assert shown == sorted(original)  # same values, and numbers sort like the text
+
+
+def test_one_id_that_is_not_hex_keeps_the_key_as_text_in_every_table(synth_dir, tmp_path):
+    data = copy_export(Path(synth_dir), tmp_path / "data")
+    items = read(data, "order_items")
+    odd = items.loc[0, "order_id"]
+    items.loc[0, "order_id"] = "ORDER-1"  # an orphan item whose id is not hex
+    write(data, "order_items", items)
+    ds = load(data)
+    types = _key_types(ds)
+    assert types[("orders", "order_id")] == types[("order_items", "order_id")] == "VARCHAR"
+    assert types[("payments", "order_id")] == types[("reviews", "order_id")] == "VARCHAR"
+    assert types[("orders", "customer_id")] == "UHUGEINT"  # other keys are not affected
+    got = [r[0] for r in ds.con.execute("SELECT order_id FROM order_items ORDER BY rowid").fetchall()]
+    assert got == items["order_id"].tolist()
+    assert ds.scalar("SELECT count(*) FROM orders WHERE order_id = ?", [odd]) == 1
+    orphan = next(w for w in ds.warnings if w.check == "orphan_order_id")
+    assert orphan.examples == ("ORDER-1",)
+
+
+def test_upper_case_hex_ids_stay_text(synth_dir, tmp_path):
+    data = copy_export(Path(synth_dir), tmp_path / "data")
+    customers = read(data, "customers")
+    customers["customer_unique_id"] = customers["customer_unique_id"].str.upper()
+    write(data, "customers", customers)
+    ds = load(data)
+    assert _key_types(ds)[("customers", "customer_unique_id")] == "VARCHAR"
+    assert set(features(ds, "2018-01-01")["customer_unique_id"]) <= set(customers["customer_unique_id"])

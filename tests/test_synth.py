@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from custseg.errors import InputError
-from custseg.ingest import load
+from custseg.ingest import key_text, load
 from custseg.schema import TABLES
 from custseg.synth import PERSONAS, TRUTH_FILE, cdnow_log, customers_for_orders, generate
 
@@ -174,7 +174,8 @@ def test_about_97_percent_buy_once(ds):
 
 
 def test_truth_holds_every_person_once_with_the_planted_shares(ds, truth):
-    people = {r[0] for r in rows(ds, "SELECT DISTINCT customer_unique_id FROM customers")}
+    person = key_text(ds.con, "customers", "customer_unique_id")
+    people = {r[0] for r in rows(ds, f"SELECT DISTINCT {person} FROM customers")}
     assert set(truth.customer_unique_id) == people and truth.customer_unique_id.is_unique
     shares = truth.persona.value_counts(normalize=True)
     assert set(shares.index) == {p.name for p in PERSONAS}
@@ -227,16 +228,17 @@ def test_drift_month_changes_behaviour_after_it_only(make_synth):
     con = data.con.cursor()
     con.register("truth", pd.read_csv(data.root / TRUTH_FILE, dtype=str))
     drift_start = pd.Timestamp(START) + pd.DateOffset(months=DRIFT_MONTH - 1)
-    late = dict(con.execute("""
+    person = key_text(data.con, "customers", "customer_unique_id", "c")
+    late = dict(con.execute(f"""
         SELECT o.order_purchase_timestamp >= ? AS after,
                avg(CASE WHEN o.order_delivered_customer_date > o.order_estimated_delivery_date THEN 1.0 ELSE 0 END)
-        FROM orders o JOIN customers c USING (customer_id) JOIN truth t USING (customer_unique_id)
+        FROM orders o JOIN customers c USING (customer_id) JOIN truth t ON t.customer_unique_id = {person}
         WHERE t.persona = 'satisfied_big_spender' AND o.order_status = 'delivered'
         GROUP BY 1""", [drift_start]).fetchall())
     assert late[False] < 0.05 and late[True] > 0.95
-    seeker_payments = {r[0] for r in con.execute("""
+    seeker_payments = {r[0] for r in con.execute(f"""
         SELECT DISTINCT p.payment_type FROM payments p JOIN orders o USING (order_id)
-        JOIN customers c USING (customer_id) JOIN truth t USING (customer_unique_id)
+        JOIN customers c USING (customer_id) JOIN truth t ON t.customer_unique_id = {person}
         WHERE t.persona = 'voucher_deal_seeker'""").fetchall()}
     assert seeker_payments == {"voucher"}
     con.close()

@@ -24,6 +24,10 @@ import duckdb
 from .errors import InputError
 from .schema import ORDER_STATUSES, TABLES, TableSpec
 
+#: SQL macro (defined on the connection by ingest) rendering a key column as its original text,
+#: whether the tables hold it as text or as a number.
+TEXT_MACRO = "custseg_text"
+
 #: How many example values a finding shows.
 EXAMPLES = 3
 
@@ -88,7 +92,7 @@ def _findings_of_source(con: duckdb.DuckDBPyConnection, source: str, checks: lis
     flags = ", ".join(f"coalesce({c.where}, false) AS c{i}, {c.example} AS x{i}"
                       for i, c in enumerate(checks))
     totals = ", ".join(f"count(*) FILTER (WHERE c{i}), "
-                       f"min(DISTINCT CASE WHEN c{i} THEN CAST(x{i} AS VARCHAR) END, {EXAMPLES})"
+                       f"min(DISTINCT CASE WHEN c{i} THEN {TEXT_MACRO}(x{i}) END, {EXAMPLES})"
                        for i in range(len(checks)))
     row = con.execute(f"SELECT {totals} FROM (SELECT {flags} FROM {source})").fetchone()
     found = []
@@ -116,7 +120,7 @@ def duplicate_key_check(spec: TableSpec) -> Check:
     """Primary-key values found on more than one row (refused in an essential table)."""
     key = ", ".join(f'"{c}"' for c in spec.primary_key)
     not_null = " AND ".join(f'"{c}" IS NOT NULL' for c in spec.primary_key)
-    shown = " || '/' || ".join(f'CAST("{c}" AS VARCHAR)' for c in spec.primary_key)
+    shown = " || '/' || ".join(f'{TEXT_MACRO}("{c}")' for c in spec.primary_key)
     return Check(
         "duplicate_key", spec.name, f"duplicate {'/'.join(spec.primary_key)} values",
         "true", shown, column=spec.primary_key[0], refuse=spec.essential,

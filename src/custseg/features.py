@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
-from .ingest import Dataset, open_data
+from .ingest import Dataset, key_text, open_data
 from .schema import DEFAULT_STATUSES, ORDER_STATUSES, LogMapping
 
 #: One line per feature column, in the order of the table (used by ``--help`` and the README).
@@ -227,7 +227,7 @@ latest_state AS (
     WHERE pick = 1
 )
 SELECT
-    h.customer_unique_id,
+    {person_text} AS customer_unique_id,
     -- divide DOUBLEs: integer / 86400.0 would be a DECIMAL division (rounded to 7 places) in Spark
     CAST(date_diff('second', h.last_purchase_at, {as_of}) AS DOUBLE) / 86400 AS recency_days,
     h.frequency,
@@ -281,20 +281,27 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES) -> str:
-    """The feature query (DuckDB dialect, portable constructs) over the contract's table names."""
+def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
+                person_text: str = "h.customer_unique_id") -> str:
+    """The feature query (DuckDB dialect, portable constructs) over the contract's table names.
+
+    ``person_text`` renders the person's id ``h.customer_unique_id`` as text in the result (see
+    :func:`custseg.ingest.key_text`: DuckDB may hold hex ids as numbers, ordered like the text).
+    """
     day = parse_as_of(as_of)
     if not statuses:
         raise InputError("statuses: at least one order status must be counted")
     return _SQL_TEMPLATE.format(
         as_of=f"TIMESTAMP '{day.isoformat()} 00:00:00'",
         statuses=", ".join(_sql_text(s) for s in statuses),
+        person_text=person_text,
     ).strip()
 
 
 def check_statuses(ds: Dataset, statuses: tuple[str, ...] | list[str]) -> None:
     """Raise InputError for a status that is neither an Olist status nor present in the data."""
-    present = {r[0] for r in ds.con.execute("SELECT DISTINCT order_status FROM orders").fetchall()}
+    # main.orders: every order of the data, also when a window or panel narrows `orders` for the query
+    present = {r[0] for r in ds.con.execute("SELECT DISTINCT order_status FROM main.orders").fetchall()}
     known = sorted(set(ORDER_STATUSES) | {s for s in present if s is not None})
     unknown = [s for s in statuses if s not in known]
     if unknown:
@@ -334,7 +341,8 @@ def customer_features(
     try:
         # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
         # memory); self_destruct frees each Arrow column once converted
-        result = ds.con.sql(feature_sql(as_of, statuses)).to_arrow_table()
+        person = key_text(ds.con, "customers", "customer_unique_id", alias="h")
+        result = ds.con.sql(feature_sql(as_of, statuses, person)).to_arrow_table()
     finally:
         ds.con.execute("RESET preserve_insertion_order")
     return typed_features(result.to_pandas(self_destruct=True, split_blocks=True))
