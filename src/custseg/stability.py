@@ -16,19 +16,29 @@ band. With no drift the frozen model is just one more refit, so its band matches
 pushes the band below it. The recommended re-train interval is the longest stretch from D0 over
 which the band's lower bound stays above the threshold (absolute, or the floor's lower bound minus
 a margin).
+
+On large data the comparisons follow a fixed share of the people (:func:`compared_customers`, by a
+hash of customer_unique_id). The reference model is still fitted on everyone, but the step features
+are then computed for that *panel* only: its persons' rows are copied once into a schema of their
+own (:func:`compared_panel`) and each step's feature query reads them, so a step costs a query over
+the panel rather than over millions of customers. Only the count of everyone at a step
+(``customers_total``) is read from the full tables, in one small SQL count.
 """
 from __future__ import annotations
 
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
 from itertools import combinations
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from rich.table import Table
 from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score
 from threadpoolctl import threadpool_limits
@@ -36,7 +46,7 @@ from threadpoolctl import threadpool_limits
 from .drift import PSI_MAJOR, drift_drivers, feature_drift, migration_matrix, numeric_features, segment_shares
 from .errors import InputError
 from .features import customer_features
-from .ingest import Dataset
+from .ingest import Dataset, key_text
 from .model import Preprocessing, SegmentModel, alignment
 from .schema import DEFAULT_STATUSES, TABLES
 from .segment import family_fits, fit, fit_preprocessing, fit_sample, nearest
@@ -136,32 +146,61 @@ def first_month_start_after(day: date) -> date:
 WINDOW_SCHEMA = "custseg_window"
 
 
-def windowed(ds: Dataset, since: date) -> Dataset:
+def searching(ds: Dataset, *schemas: str) -> Dataset:
+    """``ds`` on a cursor of its own that looks table names up in ``schemas`` first, then in ``main``."""
+    cursor = ds.con.cursor()
+    cursor.execute(f"SET search_path = '{','.join(dict.fromkeys((*schemas, 'main')))}'")
+    return replace(ds, con=cursor)
+
+
+def windowed(ds: Dataset, since: date, source: str = "main") -> Dataset:
     """``ds`` seen through a window: ``orders`` keeps only the orders purchased on or after ``since``.
 
     The feature query reads the contract's table names, so the window is a view named ``orders``
     in a schema searched first; everything about a customer (items, payments, reviews, deliveries)
-    then follows from their orders inside the window. The data are not copied.
+    then follows from their orders inside the window. The data are not copied. ``source`` is the
+    schema whose tables are windowed (``main``, or the backtest's panel).
     """
     ds.con.execute(f"CREATE SCHEMA IF NOT EXISTS {WINDOW_SCHEMA}")
     ds.con.execute(
-        f"CREATE OR REPLACE VIEW {WINDOW_SCHEMA}.orders AS SELECT * FROM main.orders "
+        f"CREATE OR REPLACE VIEW {WINDOW_SCHEMA}.orders AS SELECT * FROM {source}.orders "
         f"WHERE order_purchase_timestamp >= TIMESTAMP '{since.isoformat()} 00:00:00'"
     )
-    cursor = ds.con.cursor()
-    cursor.execute(f"SET search_path = '{WINDOW_SCHEMA},main'")
-    return replace(ds, con=cursor)
+    return searching(ds, WINDOW_SCHEMA, source)
 
 
-def features_at(ds: Dataset, as_of: date, window: Period | None, statuses: tuple[str, ...]) -> pd.DataFrame:
-    """The customer feature table as of ``as_of``: whole history, or only orders in [as_of - window, as_of)."""
-    if window is None:
+def features_at(ds: Dataset, as_of: date, window: Period | None, statuses: tuple[str, ...],
+                source: str = "main") -> pd.DataFrame:
+    """The customer feature table as of ``as_of``: whole history, or only orders in [as_of - window, as_of).
+
+    ``source`` is the schema the customers, orders and their contents are read from (``main``, or
+    the backtest's panel); the other tables always come from ``main``.
+    """
+    if window is None and source == "main":
         return customer_features(ds, as_of, statuses)
-    view = windowed(ds, window.before(as_of))
+    view = windowed(ds, window.before(as_of), source) if window is not None else searching(ds, source)
     try:
         return customer_features(view, as_of, statuses)
     finally:
         view.con.close()
+
+
+def customers_at(ds: Dataset, as_of: date, window: Period | None, statuses: tuple[str, ...]) -> int:
+    """How many persons have a counted order before ``as_of`` (inside the window): the rows of
+    :func:`features_at` on the full tables, counted without computing any feature.
+
+    Counted as in the feature query: status among ``statuses``, purchased before the day (and on
+    or after the window's start), and the order's customer_id found in ``customers``.
+    """
+    since = ("" if window is None else
+             f"AND o.order_purchase_timestamp >= TIMESTAMP '{window.before(as_of).isoformat()} 00:00:00' ")
+    marks = ", ".join("?" for _ in statuses)
+    # fetchall: a half-read result would block the next relational call on ds.con
+    return ds.con.execute(
+        "SELECT COUNT(DISTINCT c.customer_unique_id) FROM main.orders o "
+        "JOIN main.customers c ON c.customer_id = o.customer_id "
+        f"WHERE o.order_purchase_timestamp < TIMESTAMP '{as_of.isoformat()} 00:00:00' {since}"
+        f"AND o.order_status IN ({marks})", list(statuses)).fetchall()[0][0]
 
 
 def counted_purchase_span(ds: Dataset, statuses: tuple[str, ...]) -> tuple[date, date]:
@@ -496,6 +535,12 @@ def reset_peak_memory() -> bool:
 COMPARED_CUSTOMERS = 200_000
 
 
+def in_compared_share(ids: pd.Series, share: float) -> np.ndarray:
+    """Whether each customer id hashes into the first ``share`` of the hash range (one id at a time)."""
+    hashes = pd.util.hash_pandas_object(ids, index=False).to_numpy()
+    return hashes < np.uint64(share * 2.0**64)
+
+
 def compared_customers(table: pd.DataFrame, share: float) -> pd.DataFrame:
     """The rows of ``table`` whose customer id hashes into the first ``share`` of the hash range.
 
@@ -504,8 +549,84 @@ def compared_customers(table: pd.DataFrame, share: float) -> pd.DataFrame:
     """
     if share >= 1:
         return table
-    hashes = pd.util.hash_pandas_object(table["customer_unique_id"], index=False).to_numpy()
-    return table[hashes < np.uint64(share * 2.0**64)].reset_index(drop=True)
+    return table[in_compared_share(table["customer_unique_id"], share)].reset_index(drop=True)
+
+
+#: DuckDB schema holding the compared panel's tables while a backtest runs (see :func:`compared_panel`).
+PANEL_SCHEMA = "custseg_panel"
+#: Name under which the panel's person ids are registered while its tables are built.
+PANEL_IDS = "custseg_panel_ids"
+#: The panel's tables, in build order, with the rows each keeps: the panel persons' customer rows,
+#: their orders, and those orders' items, payments and reviews. Keys are compared in their own
+#: column types; only the person list is text. Products, sellers, categories and geolocation are
+#: not copied: the search path falls through to ``main`` for them.
+PANEL_TABLES = {
+    "customers": "{key} IN (SELECT customer_unique_id FROM {ids})",
+    "orders": "customer_id IN (SELECT customer_id FROM {panel}.customers)",
+    "order_items": "order_id IN (SELECT order_id FROM {panel}.orders)",
+    "payments": "order_id IN (SELECT order_id FROM {panel}.orders)",
+    "reviews": "order_id IN (SELECT order_id FROM {panel}.orders)",
+}
+
+
+def panel_ids(con: duckdb.DuckDBPyConnection, share: float) -> pa.Table:
+    """Every person of the ``customers`` table that :func:`compared_customers` keeps at ``share``,
+    including those whose first purchase comes after the reference date.
+
+    Hashed batch by batch (the hash is per id), so millions of ids are never all Python objects at once.
+    """
+    person = key_text(con, "customers", "customer_unique_id")  # the id as the feature table shows it
+    # distinct on the stored key (a number for hex ids), then rendered as text
+    reader = con.sql(f"SELECT {person} AS customer_unique_id FROM "
+                     "(SELECT DISTINCT customer_unique_id FROM main.customers)").to_arrow_reader()
+    kept = [batch.filter(pa.array(in_compared_share(batch.column(0).to_pandas().astype("str"), share)))
+            for batch in reader]
+    return pa.Table.from_batches(kept, schema=reader.schema)
+
+
+def build_panel(ds: Dataset, share: float) -> int:
+    """Copy the panel's rows of :data:`PANEL_TABLES` into :data:`PANEL_SCHEMA`; the number of persons."""
+    con = ds.con.cursor()  # registrations stay on this cursor; ds.con may hold a half-read result
+    try:
+        ids = panel_ids(con, share)
+        con.register(PANEL_IDS, ids)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {PANEL_SCHEMA}")
+        key = key_text(con, "customers", "customer_unique_id")
+        for table, rows in PANEL_TABLES.items():
+            where = rows.format(key=key, ids=PANEL_IDS, panel=PANEL_SCHEMA)
+            con.execute(f"CREATE OR REPLACE TABLE {PANEL_SCHEMA}.{table} AS SELECT * FROM main.{table} WHERE {where}")
+        return ids.num_rows
+    finally:
+        con.close()
+
+
+def drop_panel(ds: Dataset) -> None:
+    """Remove the panel's schema, and the window view that may read from it."""
+    con = ds.con.cursor()
+    try:
+        con.execute(f"DROP VIEW IF EXISTS {WINDOW_SCHEMA}.orders")
+        con.execute(f"DROP SCHEMA IF EXISTS {PANEL_SCHEMA} CASCADE")
+    finally:
+        con.close()
+
+
+@contextmanager
+def compared_panel(ds: Dataset, share: float, note: Callable[[str], None]) -> Iterator[str]:
+    """The schema the step features are read from: ``main`` when every customer is compared,
+    else the panel's (:func:`build_panel`), dropped on exit. ``note`` hears what is being done.
+
+    The panel holds the very persons :func:`compared_customers` keeps at every date, so the step
+    features computed on it are the compared rows of the full feature table.
+    """
+    if share >= 1:
+        yield "main"
+        return
+    try:
+        note("panel: selecting customers")
+        note(f"panel: {build_panel(ds, share):,} customers")
+        yield PANEL_SCHEMA
+    finally:
+        drop_panel(ds)
 
 
 @dataclass(frozen=True)
@@ -652,16 +773,15 @@ def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(), progr
     ref_ids = pd.Index(ref_table["customer_unique_id"])
     numeric = numeric_features(ref_table)
     steps, label_parts = [], []
-    for i, day in enumerate(dates, start=1):
-        everyone_at_t = features_at(ds, day, settings.window, settings.statuses)
-        table = compared_customers(everyone_at_t, share)
-        step, labels = step_record(table, day, model, procedure, settings, ref_table, ref_ids, ref_block, numeric)
-        step["customers_total"] = len(everyone_at_t)
-        del everyone_at_t
-        steps.append(step)
-        if settings.keep_labels:
-            label_parts.append(labels)
-        tick(f"step {day}", i + 1, total)
+    with compared_panel(ds, share, lambda text: tick(text, 1, total)) as source:
+        for i, day in enumerate(dates, start=1):
+            table, customers_total = step_table_at(ds, day, settings, share, source)
+            step, labels = step_record(table, day, model, procedure, settings, ref_table, ref_ids, ref_block, numeric)
+            step["customers_total"] = customers_total
+            steps.append(step)
+            if settings.keep_labels:
+                label_parts.append(labels)
+            tick(f"step {day}", i + 1, total)
     result = {
         "format": RESULT_FORMAT,
         "data": {"path": str(ds.root), "first_counted_purchase": first.isoformat(),
@@ -671,7 +791,9 @@ def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(), progr
             f"the customers whose id hashes into the first {share:.6f} of the hash range (about "
             f"{settings.compared:,} at the reference date; the same people at every date); customer "
             "counts are of these customers, customers_total of everyone; the reference model is fitted "
-            "on every customer")},
+            "on every customer, but step features are computed for the panel only: the persons this rule "
+            "selects among all customers (also those who first buy later), whose customers, orders, items, "
+            "payments and reviews are copied once; customers_total at a step is counted in SQL on all data")},
         "reference": ref_block,
         "steps": steps,
     }
@@ -679,6 +801,17 @@ def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(), progr
     result["contract"] = maintenance_contract(result, settings.triggers, cost if settings.measure_cost else None)
     labels = pd.concat(label_parts, ignore_index=True) if label_parts else pd.DataFrame()
     return Backtest(result, model, labels)
+
+
+def step_table_at(ds: Dataset, day: date, settings: BacktestSettings, share: float,
+                  source: str) -> tuple[pd.DataFrame, int]:
+    """The compared customers' features at ``day``, read from ``source``, and how many customers
+    everyone at ``day`` is (the full feature table's rows)."""
+    read = features_at(ds, day, settings.window, settings.statuses, source)
+    # the selection itself on main; on the panel a safety net that keeps every row (the same people)
+    table = compared_customers(read, share)
+    total = len(read) if source == "main" else customers_at(ds, day, settings.window, settings.statuses)
+    return table, total
 
 
 def step_record(
