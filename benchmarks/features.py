@@ -4,8 +4,9 @@ For synthetic Olist data of about 1M and 5M orders (generated once by ``custseg.
 cached under ``bench-output/``), measure in a fresh subprocess each:
 
 * the baseline: DuckDB reading every CSV in full (``count`` of each file's last column);
-* ``custseg.features.features(dir, as_of)``: the contract load of the nine tables, then the
-  feature query, into a pandas DataFrame.
+* what ``custseg features`` does: the contract load of the tables and columns the features read
+  (``FEATURE_COLUMNS``, with the same refusals as a full load), then the feature query, into a
+  pandas DataFrame.
 
 It prints seconds, peak RSS and the ratio. Targets: features within 3x the bare scan; peak RSS
 under 4 GB at 5M orders. Run: ``.venv/bin/python benchmarks/features.py [--orders 1000000,5000000]``.
@@ -59,9 +60,10 @@ def measure_features(data: Path) -> dict:
     """Seconds (load, features, total) and peak RSS of loading ``data`` and computing its features."""
     from custseg.features import customer_features, default_as_of
     from custseg.ingest import load
+    from custseg.schema import FEATURE_COLUMNS
 
     start, cpu_start = time.perf_counter(), cpu_seconds()
-    ds = load(data)
+    ds = load(data, columns=FEATURE_COLUMNS)  # as custseg features (and fit, assign...) load DATA
     loaded = time.perf_counter()
     as_of = default_as_of(ds)
     table = customer_features(ds, as_of)

@@ -16,7 +16,10 @@ from custseg.features import (
     features,
     parse_as_of,
     parse_statuses,
+    run_staged,
+    split_query,
 )
+from custseg.ingest import key_text, open_data
 from custseg.schema import TABLES
 
 AS_OF = "2018-03-01"
@@ -215,14 +218,27 @@ def test_statuses_are_parsed_and_checked(tiny_dir: Path):
 def test_feature_sql_keeps_to_portable_constructs():
     sql = feature_sql("2018-09-01", ("delivered", "it's"))
     assert "TIMESTAMP '2018-09-01 00:00:00'" in sql and "'it''s'" in sql
-    for duckdb_only in ("QUALIFY", "ARG_MAX", "ARG_MIN", "COLUMNS(", "LIST_", "EPOCH(", "::"):
+    for duckdb_only in ("QUALIFY", "COLUMNS(", "LIST_", "EPOCH(", "::"):
         assert duckdb_only not in sql.upper()
 
 
 def test_feature_sql_transpiles_to_spark():
     sqlglot = pytest.importorskip("sqlglot")
     spark_sql = sqlglot.transpile(feature_sql("2018-09-01"), read="duckdb", write="spark")[0]
-    assert "ROW_NUMBER() OVER" in spark_sql and "WITH counted_orders AS" in spark_sql
+    assert "WITH counted_orders AS" in spark_sql
+    # DuckDB's ARG_MAX/ARG_MIN over a struct become Spark's MAX_BY/MIN_BY over a struct
+    assert "MAX_BY(" in spark_sql and "MIN_BY(" in spark_sql and "ARG_M" not in spark_sql
+
+
+def test_staged_run_gives_the_single_statement_result(synth_dir):
+    ds = open_data(synth_dir)
+    sql = feature_sql("2018-01-01", person_text=key_text(ds.con, "customers", "customer_unique_id", "h"))
+    steps, final = split_query(sql)
+    assert [name for name, _ in steps][:2] == ["counted_orders", "order_contents"] and final.startswith("SELECT")
+    staged = run_staged(ds.con, sql)
+    assert staged.equals(ds.con.sql(sql).to_arrow_table()) and staged.num_rows > 1000
+    # the steps' temporary tables are gone
+    assert ds.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary") == 0
 
 
 # -- the CLI ----------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from custseg.errors import InputError
 from custseg.features import features
 from custseg.checks import TEXT_MACRO
 from custseg.ingest import KEY_COLUMNS, Dataset, key_text, load, open_data, summary
-from custseg.schema import TABLES
+from custseg.schema import FEATURE_COLUMNS, TABLES
 
 
 def copy_export(src: Path, dst: Path) -> Path:
@@ -193,13 +193,24 @@ def test_empty_secondary_table_is_a_warning(synth_dir, tmp_path):
     ],
     ids=["missing-column", "duplicate-order", "bad-purchase-date", "empty-purchase-date", "no-customers"],
 )
-def test_load_refuses_unusable_data(synth_dir, tmp_path, table, breakage, message):
+@pytest.mark.parametrize("columns", [None, FEATURE_COLUMNS], ids=["all-columns", "feature-columns"])
+def test_load_refuses_unusable_data(synth_dir, tmp_path, table, breakage, message, columns):
     root = copy_export(Path(synth_dir), tmp_path / "broken")
     write(root, table, breakage(read(root, table)))
     with pytest.raises(InputError) as err:
-        load(root)
+        load(root, columns=columns)
     assert str(err.value).startswith(message)
     assert "\n" not in str(err.value)
+
+
+def test_feature_columns_load_gives_the_same_features_from_less(synth, synth_dir):
+    lean = load(synth_dir, columns=FEATURE_COLUMNS)
+    assert set(lean.rows) == set(FEATURE_COLUMNS)  # sellers and geolocation are not read
+    held = {r[0] for r in lean.con.execute("SELECT column_name FROM duckdb_columns() "
+                                           "WHERE table_name = 'customers'").fetchall()}
+    assert held == {"customer_id", "customer_unique_id", "customer_state"}
+    assert {t: lean.rows[t] for t in lean.rows} == {t: synth.rows[t] for t in lean.rows}
+    pd.testing.assert_frame_equal(features(lean, "2018-01-01"), features(synth, "2018-01-01"))
 
 
 def test_all_problems_are_collected_when_not_strict(synth_dir, tmp_path):

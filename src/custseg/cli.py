@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 
 from .errors import CustsegError
-from .schema import LogMapping
+from .schema import FEATURE_COLUMNS, LogMapping
 from .features import FEATURE_DOCS
 
 app = typer.Typer(
@@ -302,7 +302,7 @@ def features_command(
         console.print(f"wrote {uri(output)}")
         return
     with err_console.status("computing features"):
-        ds = open_data(data, mapping)
+        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
         if day is None:
             day = feats.default_as_of(ds)
             console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
@@ -393,7 +393,7 @@ def rfm_command(
         raise InputError(f"--bins must be between {MIN_BINS} and {MAX_BINS}, got {bins}")
     day = feats.parse_as_of(as_of) if as_of is not None else None
     with err_console.status("scoring customers"):
-        ds = load(data)
+        ds = load(data, columns=FEATURE_COLUMNS)
         if day is None:
             day = feats.default_as_of(ds)
             console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
@@ -503,7 +503,7 @@ def fit_command(
                     raise InputError("--as-of: give the date the feature table was computed at", file=data)
                 day, table = feats.parse_as_of(as_of), feats.read_feature_table(data)
             else:
-                ds = open_data(data, mapping)
+                ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
                 day = _as_of_or_default(as_of, ds)
                 table = feats.customer_features(ds, day, counted)
                 ds.con.close()  # frees DuckDB's tables (GBs for millions of orders) before the next step
@@ -573,7 +573,7 @@ def assign_command(
                 # a table written by custseg features: its as-of date is the one it was computed at
                 table, day = feats.read_feature_table(data), as_of or "the feature table's date"
             else:
-                ds = open_data(data, mapping)
+                ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
                 day = _as_of_or_default(as_of, ds)
                 table = feats.customer_features(ds, day, fitted.statuses)
                 ds.con.close()  # frees DuckDB's tables (GBs for millions of orders) before the next step
@@ -729,7 +729,7 @@ def stability_command(
     ).checked()
     mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with _step_progress() as tick:
-        ds = open_data(data, mapping)
+        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
         run = backtest(ds, settings, progress=tick)
     write_json(run.result, output)
     if save_model is not None:
@@ -784,7 +784,7 @@ def monitor_command(
     fitted = SegmentModel.load(model)
     mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with err_console.status("checking the model"):
-        ds = open_data(data, mapping)
+        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
         record = check(fitted, ds, day, parse_window(window), triggers, seeds)
     if output is not None:
         write_json(record, output)

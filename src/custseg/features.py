@@ -7,12 +7,14 @@ Payments carry no date and are taken as they are. Order statuses are the export'
 (the export keeps no status history).
 
 :func:`feature_sql` is the whole computation as one SQL query over the contract's table names,
-written in portable SQL (CTEs, GROUP BY, ROW_NUMBER windows, CASE, ``date_diff``) so that sqlglot
-can transpile it from DuckDB to Spark. Sums run on exact types (integer seconds, DECIMAL money)
+written in portable SQL (CTEs, GROUP BY, CASE, ``date_diff``, ``ARG_MAX``/``ARG_MIN`` over a struct,
+which are Spark's ``MAX_BY``/``MIN_BY``) so that sqlglot can transpile it from DuckDB to Spark. DuckDB
+runs it one step at a time (:func:`run_staged`). Sums run on exact types (integer seconds, DECIMAL money)
 so that results do not depend on the order in which threads add them up.
 """
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pandas as pd
 
 from .errors import InputError
 from .ingest import Dataset, key_text, open_data
-from .schema import DEFAULT_STATUSES, ORDER_STATUSES, LogMapping
+from .schema import DEFAULT_STATUSES, FEATURE_COLUMNS, ORDER_STATUSES, LogMapping
 
 #: One line per feature column, in the order of the table (used by ``--help`` and the README).
 FEATURE_DOCS: dict[str, str] = {
@@ -92,18 +94,6 @@ order_contents AS (
     FROM order_items
     GROUP BY order_id
 ),
-order_categories AS (
-    SELECT
-        i.order_id,
-        -- two categories have no English name: keep the Portuguese one
-        COALESCE(t.product_category_name_english, p.product_category_name) AS category,
-        COUNT(*) AS n_items
-    FROM order_items i
-    JOIN products p ON p.product_id = i.product_id
-    LEFT JOIN category_translation t ON t.product_category_name = p.product_category_name
-    WHERE p.product_category_name IS NOT NULL
-    GROUP BY i.order_id, COALESCE(t.product_category_name_english, p.product_category_name)
-),
 order_payments AS (
     SELECT
         order_id,
@@ -114,12 +104,6 @@ order_payments AS (
     FROM payments
     GROUP BY order_id
 ),
-order_payment_types AS (
-    SELECT order_id, payment_type, SUM(CAST(payment_value AS DECIMAL(18, 2))) AS amount
-    FROM payments
-    WHERE payment_type IS NOT NULL
-    GROUP BY order_id, payment_type
-),
 known_reviews AS (
     -- a review's score exists once answered (the creation date stands in when the answer time is missing)
     SELECT review_id, order_id, review_score
@@ -129,48 +113,35 @@ known_reviews AS (
 reviewed_orders AS (
     SELECT DISTINCT order_id FROM known_reviews
 ),
-order_facts AS (
-    -- one row per counted order: its value, contents, payments, review and delivery
+order_history AS (
+    -- one row per customer: everything that adds up over their counted orders, in one pass
     SELECT
         co.customer_unique_id,
-        co.purchased_at,
-        co.delivered_at,
-        co.estimated_at,
-        COALESCE(op.paid, oc.price + oc.freight, 0) AS order_value,
-        COALESCE(oc.n_items, 0) AS n_items,
-        COALESCE(oc.price, 0) AS price,
-        COALESCE(oc.freight, 0) AS freight,
-        op.installments,
-        op.n_payments,
-        CASE WHEN ro.order_id IS NULL THEN 0 ELSE 1 END AS reviewed
+        MIN(co.purchased_at) AS first_purchase_at,
+        MAX(co.purchased_at) AS last_purchase_at,
+        COUNT(*) AS frequency,
+        SUM(COALESCE(op.paid, oc.price + oc.freight, 0)) AS monetary,
+        SUM(COALESCE(oc.n_items, 0)) AS n_items,
+        SUM(CASE WHEN ro.order_id IS NULL THEN 0 ELSE 1 END) AS n_reviewed_orders,
+        SUM(COALESCE(oc.freight, 0)) AS freight,
+        SUM(COALESCE(oc.price, 0) + COALESCE(oc.freight, 0)) AS items_value,
+        SUM(op.installments) AS installments,
+        SUM(op.n_payments) AS n_payments,
+        -- averages of integer seconds (exact sums); orders not delivered before the as-of are NULL
+        AVG(date_diff('second', co.purchased_at, co.delivered_at)) AS delivery_seconds_mean,
+        AVG(date_diff('second', co.estimated_at, co.delivered_at)) AS lateness_seconds_mean,
+        -- the estimate is a calendar day: a delivery during that day is on time
+        AVG(CASE WHEN co.delivered_at IS NULL OR co.estimated_at IS NULL THEN NULL
+                 WHEN CAST(co.delivered_at AS DATE) > CAST(co.estimated_at AS DATE) THEN 1
+                 ELSE 0 END) AS late_share,
+        -- a person may move between orders: the state of the latest order that names one
+        ARG_MAX(co.customer_state, STRUCT_PACK(purchased_at := co.purchased_at, order_id := co.order_id))
+            FILTER (WHERE co.customer_state IS NOT NULL) AS customer_state
     FROM counted_orders co
     LEFT JOIN order_contents oc ON oc.order_id = co.order_id
     LEFT JOIN order_payments op ON op.order_id = co.order_id
     LEFT JOIN reviewed_orders ro ON ro.order_id = co.order_id
-),
-order_history AS (
-    -- everything that adds up over a customer's orders, in one pass
-    SELECT
-        customer_unique_id,
-        MIN(purchased_at) AS first_purchase_at,
-        MAX(purchased_at) AS last_purchase_at,
-        COUNT(*) AS frequency,
-        SUM(order_value) AS monetary,
-        SUM(n_items) AS n_items,
-        SUM(reviewed) AS n_reviewed_orders,
-        SUM(freight) AS freight,
-        SUM(price + freight) AS items_value,
-        SUM(installments) AS installments,
-        SUM(n_payments) AS n_payments,
-        -- averages of integer seconds (exact sums); orders not delivered before the as-of are NULL
-        AVG(date_diff('second', purchased_at, delivered_at)) AS delivery_seconds_mean,
-        AVG(date_diff('second', estimated_at, delivered_at)) AS lateness_seconds_mean,
-        -- the estimate is a calendar day: a delivery during that day is on time
-        AVG(CASE WHEN delivered_at IS NULL OR estimated_at IS NULL THEN NULL
-                 WHEN CAST(delivered_at AS DATE) > CAST(estimated_at AS DATE) THEN 1
-                 ELSE 0 END) AS late_share
-    FROM order_facts
-    GROUP BY customer_unique_id
+    GROUP BY co.customer_unique_id
 ),
 review_scores AS (
     -- one review may cover several orders: count it once
@@ -183,48 +154,39 @@ review_scores AS (
     GROUP BY customer_unique_id
 ),
 main_payment_type AS (
-    SELECT customer_unique_id, payment_type
+    -- the type carrying the most value (ties: alphabetical): the least (-value, type)
+    SELECT
+        customer_unique_id,
+        ARG_MIN(payment_type, STRUCT_PACK(value := -amount, payment_type := payment_type)) AS payment_type
     FROM (
-        SELECT
-            co.customer_unique_id,
-            pt.payment_type,
-            ROW_NUMBER() OVER (PARTITION BY co.customer_unique_id
-                               ORDER BY SUM(pt.amount) DESC, pt.payment_type ASC) AS pick
-        FROM order_payment_types pt
-        JOIN counted_orders co ON co.order_id = pt.order_id
-        GROUP BY co.customer_unique_id, pt.payment_type
-    ) ranked_payment_types
-    WHERE pick = 1
+        SELECT co.customer_unique_id, p.payment_type, SUM(CAST(p.payment_value AS DECIMAL(18, 2))) AS amount
+        FROM payments p
+        JOIN counted_orders co ON co.order_id = p.order_id
+        WHERE p.payment_type IS NOT NULL
+        GROUP BY co.customer_unique_id, p.payment_type
+    ) payment_types
+    GROUP BY customer_unique_id
 ),
 category_mix AS (
     -- the category with the most items (ties: alphabetical), and how many categories
-    SELECT customer_unique_id, category, n_categories
+    SELECT
+        customer_unique_id,
+        ARG_MIN(category, STRUCT_PACK(items := -n_items, category := category)) AS category,
+        COUNT(*) AS n_categories
     FROM (
         SELECT
             co.customer_unique_id,
-            oc.category,
-            COUNT(*) OVER (PARTITION BY co.customer_unique_id) AS n_categories,
-            ROW_NUMBER() OVER (PARTITION BY co.customer_unique_id
-                               ORDER BY SUM(oc.n_items) DESC, oc.category ASC) AS pick
-        FROM order_categories oc
-        JOIN counted_orders co ON co.order_id = oc.order_id
-        GROUP BY co.customer_unique_id, oc.category
-    ) ranked_categories
-    WHERE pick = 1
-),
-latest_state AS (
-    -- a person may move between orders: keep the state of the latest order that names one
-    SELECT customer_unique_id, customer_state
-    FROM (
-        SELECT
-            customer_unique_id,
-            customer_state,
-            ROW_NUMBER() OVER (PARTITION BY customer_unique_id
-                               ORDER BY purchased_at DESC, order_id DESC) AS pick
-        FROM counted_orders
-        WHERE customer_state IS NOT NULL
-    ) ranked_states
-    WHERE pick = 1
+            -- two categories have no English name: keep the Portuguese one
+            COALESCE(t.product_category_name_english, p.product_category_name) AS category,
+            COUNT(*) AS n_items
+        FROM order_items i
+        JOIN counted_orders co ON co.order_id = i.order_id
+        JOIN products p ON p.product_id = i.product_id
+        LEFT JOIN category_translation t ON t.product_category_name = p.product_category_name
+        WHERE p.product_category_name IS NOT NULL
+        GROUP BY co.customer_unique_id, COALESCE(t.product_category_name_english, p.product_category_name)
+    ) categories
+    GROUP BY customer_unique_id
 )
 SELECT
     {person_text} AS customer_unique_id,
@@ -244,13 +206,12 @@ SELECT
     COALESCE(CAST(h.freight AS DOUBLE) / CAST(NULLIF(h.items_value, 0) AS DOUBLE), 0.0) AS freight_share,
     COALESCE(cm.n_categories, 0) AS n_categories,
     COALESCE(cm.category, 'unknown') AS main_category,
-    COALESCE(ls.customer_state, 'unknown') AS customer_state,
+    COALESCE(h.customer_state, 'unknown') AS customer_state,
     CAST(date_diff('second', h.first_purchase_at, {as_of}) AS DOUBLE) / 86400 AS tenure_days
 FROM order_history h
 LEFT JOIN review_scores rs ON rs.customer_unique_id = h.customer_unique_id
 LEFT JOIN main_payment_type mp ON mp.customer_unique_id = h.customer_unique_id
 LEFT JOIN category_mix cm ON cm.customer_unique_id = h.customer_unique_id
-LEFT JOIN latest_state ls ON ls.customer_unique_id = h.customer_unique_id
 ORDER BY h.customer_unique_id
 """
 
@@ -339,13 +300,44 @@ def customer_features(
     # fitting its memory budget and running out of it.
     ds.con.execute("SET preserve_insertion_order = false")
     try:
-        # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
-        # memory); self_destruct frees each Arrow column once converted
         person = key_text(ds.con, "customers", "customer_unique_id", alias="h")
-        result = ds.con.sql(feature_sql(as_of, statuses, person)).to_arrow_table()
+        result = run_staged(ds.con, feature_sql(as_of, statuses, person))
     finally:
         ds.con.execute("RESET preserve_insertion_order")
+    # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
+    # memory); self_destruct frees each Arrow column once converted
     return typed_features(result.to_pandas(self_destruct=True, split_blocks=True))
+
+
+_CTE = re.compile(r"^(\w+) AS \($(.*?)^\),?$", re.M | re.S)
+
+
+def split_query(sql: str) -> tuple[list[tuple[str, str]], str]:
+    """The named steps (``name AS (...)``) of :func:`feature_sql`'s WITH clause, and its final SELECT."""
+    head, final = re.split(r"^(?=SELECT$)", sql, maxsplit=1, flags=re.M) if "\nSELECT\n" in sql else (sql, "")
+    steps = [(m.group(1), m.group(2)) for m in _CTE.finditer(head)]
+    if not steps or not final or not head.lstrip().startswith("WITH"):
+        raise ValueError("not a WITH query of the feature template")
+    return steps, final
+
+
+def run_staged(con, sql: str):
+    """Run the feature query one step at a time, each into a temporary table; the result as Arrow.
+
+    The same SQL as one statement would keep every step's hash tables in memory at once: with
+    millions of customers that outgrows DuckDB's memory budget. Materialised one by one, each step
+    fits, a finished step can be written to disk by DuckDB's buffer manager, and the work is the same.
+    """
+    steps, final = split_query(sql)
+    made = []
+    try:
+        for name, body in steps:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
+            made.append(name)
+        return con.sql(final).to_arrow_table()
+    finally:
+        for name in reversed(made):
+            con.execute(f"DROP TABLE IF EXISTS temp.{name}")
 
 
 def features(
@@ -362,7 +354,7 @@ def features(
     if isinstance(data, Dataset):
         return customer_features(data, as_of, statuses)
     day = parse_as_of(as_of)  # fail on a bad date before reading any file
-    ds = open_data(data, mapping)
+    ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
     try:
         return customer_features(ds, day, statuses)
     finally:

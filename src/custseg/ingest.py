@@ -47,8 +47,6 @@ _BAD = "__custseg_unparsed"
 #: :func:`key_text` renders either kind as the original text.
 KEY_COLUMNS = ("customer_id", "customer_unique_id", "order_id", "product_id", "seller_id", "review_id")
 _HEX_KEY = "[0-9a-f]{32}"
-# Text of a key value that is not 32 hex digits, kept beside the column until every table is read.
-_KEY_TEXT = "__custseg_text_"
 
 
 @dataclass
@@ -246,31 +244,27 @@ class _Column:
     sql_type: str
     text: str  # the raw value, NULL when empty
     parsed: str  # the typed value, NULL when empty or unparseable
-    key: bool = False  # an identifier, stored as a number when it is 32 hex digits (KEY_COLUMNS)
+    key: bool = False  # an identifier stored as a number (KEY_COLUMNS); its bit marks values not hex
+
+    @property
+    def masked(self) -> bool:
+        """Whether the unparsed-values mask has a bit for this column."""
+        return self.parses or self.key
 
     @property
     def parses(self) -> bool:
         return self.sql_type != "VARCHAR"
 
 
-def _stored(column: _Column) -> str:
-    """The select-list entry of ``column``: a key as a number and, when not hex, its text beside it."""
-    if not column.key:
-        return f"{column.parsed} AS {_quote(column.name)}"
-    hex_key = f"regexp_full_match({column.parsed}, '{_HEX_KEY}')"
-    return (f"CASE WHEN {hex_key} THEN CAST('0x' || {column.parsed} AS UHUGEINT) END AS {_quote(column.name)}, "
-            f"CASE WHEN NOT {hex_key} THEN {column.parsed} END AS {_quote(_KEY_TEXT + column.name)}")
-
-
 def _typed_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[_Column], source: str,
                  path: Path) -> list[_Column]:
     """Create ``table`` from ``source`` with a bit mask of unparsed values; the parsed columns."""
-    parsed = [c for c in columns if c.parses]
+    parsed = [c for c in columns if c.masked]
     mask = " | ".join(
         f"(CASE WHEN {c.text} IS NOT NULL AND {c.parsed} IS NULL THEN {1 << i} ELSE 0 END)"
         for i, c in enumerate(parsed)
     ) or "0"
-    select = ", ".join(_stored(c) for c in columns)
+    select = ", ".join(f"{c.parsed} AS {_quote(c.name)}" for c in columns)
     try:
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT {select}, CAST({mask} AS UBIGINT) AS {_BAD} "
                     f"FROM {source}")
@@ -281,24 +275,22 @@ def _typed_table(con: duckdb.DuckDBPyConnection, table: str, columns: list[_Colu
 
 def _column_findings(con: duckdb.DuckDBPyConnection, table: str, columns: list[_Column], source: str,
                      required: tuple[str, ...], refuse: bool, where: str, date_hint: str = "",
-                     ) -> tuple[int, list[Finding]]:
+                     ) -> tuple[int, list[Finding], dict[str, int]]:
     """Row count of ``table``, its unparsed values and empty required values; drops the mask.
 
     Findings are reported at ``where`` (a table, or a log file's name); with ``refuse`` those in
-    required columns refuse the data.
+    required columns refuse the data. Also returned: per key column, its values that are not hex.
     """
-    parsed = [c for c in columns if c.parses]
-    bit = {c.name: 1 << i for i, c in enumerate(parsed)}
-    counts = [f"count(*) FILTER (WHERE {_BAD} & {bit[c.name]} <> 0)" for c in parsed]
-    keys = {c.name for c in columns if c.key}
-    counts += [f"count(*) FILTER (WHERE {_quote(name)} IS NULL AND {_BAD} & {bit.get(name, 0)} = 0"
-               + (f" AND {_quote(_KEY_TEXT + name)} IS NULL)" if name in keys else ")")
+    masked = [c for c in columns if c.masked]
+    bit = {c.name: 1 << i for i, c in enumerate(masked)}
+    counts = [f"count(*) FILTER (WHERE {_BAD} & {bit[c.name]} <> 0)" for c in masked]
+    counts += [f"count(*) FILTER (WHERE {_quote(name)} IS NULL AND {_BAD} & {bit.get(name, 0)} = 0)"
                for name in required]
     rows, *counted = con.execute(f"SELECT count(*), {', '.join(counts) or '0'} FROM {table}").fetchone()
     con.execute(f"ALTER TABLE {table} DROP COLUMN {_BAD}")
-    found = []
-    for c, n in zip(parsed, counted):
-        if n:
+    found, not_hex = [], {c.name: n for c, n in zip(masked, counted) if c.key}
+    for c, n in zip(masked, counted):
+        if n and c.parses:
             examples = con.execute(f"SELECT min(DISTINCT CAST({c.text} AS VARCHAR), 3) FROM {source} "
                                    f"WHERE {c.text} IS NOT NULL AND {c.parsed} IS NULL").fetchone()[0]
             problem = f"values that are not {_TYPE_NAMES[c.sql_type]}"
@@ -306,31 +298,54 @@ def _column_findings(con: duckdb.DuckDBPyConnection, table: str, columns: list[_
                 problem += date_hint
             found.append(Finding("unparsed_value", where, c.name, problem, n, tuple(examples),
                                  refuse and c.name in required))
-    for name, n in zip(required, counted[len(parsed):]):
+    for name, n in zip(required, counted[len(masked):]):
         if n:
             found.append(Finding("empty_value", where, name, f"rows with an empty {name}", n, (), refuse))
-    return rows, found
+    return rows, found, not_hex
 
 
-def load_table(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path) -> tuple[int, list[Finding]]:
-    """Create table ``spec.name`` from ``path`` with the contract's types; its rows and findings."""
+def _key_column(name: str, text: str) -> _Column:
+    """Key ``name`` as a number: the value of 32 lower-case hex digits, NULL (and a mask bit) otherwise."""
+    value = _parsed(text, "VARCHAR")
+    number = f"CASE WHEN regexp_full_match({value}, '{_HEX_KEY}') THEN CAST('0x' || {value} AS UHUGEINT) END"
+    return _Column(name, "VARCHAR", text, number, key=True)
+
+
+def load_table(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, text_keys: frozenset[str] = frozenset(),
+               only: tuple[str, ...] | None = None) -> tuple[int, list[Finding], dict[str, int]]:
+    """Create table ``spec.name`` from ``path`` with the contract's types; its rows and findings.
+
+    With ``only``, the table holds those columns and the table's key and required ones (every
+    contract column must still be in the file).
+
+    Key columns (:data:`KEY_COLUMNS`) not in ``text_keys`` are stored as numbers; the third value
+    counts, per such column, the values that are not hex (the table must then be read again with
+    that key in ``text_keys``).
+    """
     raw = f"raw_{spec.name}"
     present = _columns_of(con, raw, f"SELECT * FROM {_file_relation(path)}", path)
     missing = [c for c in spec.columns if c not in present]
     if missing:
         raise InputError(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}",
                          file=path, column=missing[0])
+    keep = set(only or spec.columns) | set(spec.primary_key) | set(spec.required)
     columns = []
     for name, sql_type in spec.columns.items():
+        if name not in keep:
+            continue
         text = _text(name, present[name])
-        columns.append(_Column(name, sql_type, text, _parsed(text, sql_type), key=name in KEY_COLUMNS))
+        if name in KEY_COLUMNS and name not in text_keys:
+            columns.append(_key_column(name, text))
+        else:
+            columns.append(_Column(name, sql_type, text, _parsed(text, sql_type)))
     _typed_table(con, spec.name, columns, raw, path)
-    rows, found = _column_findings(con, spec.name, columns, raw, spec.required, spec.essential, spec.name)
+    rows, found, not_hex = _column_findings(con, spec.name, columns, raw, spec.required, spec.essential,
+                                            spec.name)
     con.execute(f"DROP VIEW {raw}")
     if rows == 0:
         found.append(Finding("empty_table", spec.name, None, "no rows: the table is empty", 0, (),
                              spec.essential))
-    return rows, found
+    return rows, found, not_hex
 
 
 def define_text_macro(con: duckdb.DuckDBPyConnection) -> None:
@@ -350,30 +365,6 @@ def key_text(con: duckdb.DuckDBPyConnection, table: str, column: str, alias: str
     return f"printf('%032x', {ref})" if kind and kind[0][0] == "UHUGEINT" else ref
 
 
-def _settle_keys(con: duckdb.DuckDBPyConnection, tables: list[str]) -> None:
-    """Keep each key column as a number where, in every table, all its values were hex; else as text.
-
-    A key is compared across tables (orders.order_id with order_items.order_id...), so one value
-    that is not 32 hex digits anywhere makes the column text everywhere, exactly as it was read.
-    """
-    present = defaultdict(list)
-    for table in tables:
-        for (column,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE table_name = ? "
-                                     "AND schema_name = 'main' AND starts_with(column_name, ?)",
-                                     [table, _KEY_TEXT]).fetchall():
-            present[column[len(_KEY_TEXT):]].append(table)
-    for key, holders in present.items():
-        side = _quote(_KEY_TEXT + key)
-        texts = sum(con.execute(f"SELECT count({side}) FROM {t}").fetchone()[0] for t in holders)
-        for table in holders:
-            if texts:
-                con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * EXCLUDE ({side}) REPLACE "
-                            f"(coalesce({side}, printf('%032x', {_quote(key)})) AS {_quote(key)}) "
-                            f"FROM {table} ORDER BY rowid")
-            else:
-                con.execute(f"ALTER TABLE {table} DROP COLUMN {side}")
-
-
 def _deduplicated(ds: Dataset, found: list[Finding]) -> list[Finding]:
     """Drop the repeated keys that ``found`` reports in non-essential tables, saying so."""
     out = []
@@ -387,11 +378,16 @@ def _deduplicated(ds: Dataset, found: list[Finding]) -> list[Finding]:
     return out
 
 
-def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, strict: bool = True) -> Dataset:
+def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, strict: bool = True,
+         columns: dict[str, tuple[str, ...]] | None = None) -> Dataset:
     """Load and check the nine Olist tables found in directory ``root``.
 
     Raises InputError for unusable data; with ``strict=False`` the problems are returned in
     ``Dataset.problems`` instead (the tables of files that could not be read are then missing).
+
+    ``columns`` (e.g. :data:`~custseg.schema.FEATURE_COLUMNS`) loads only those tables and columns
+    (plus keys and required columns): the same refusals, a fraction of the memory and time; the
+    checks across tables, which only warn, are then left to a full load (``custseg validate``).
     """
     root = Path(root)
     if not root.is_dir():
@@ -399,18 +395,31 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
                          file=root)
     ds = Dataset(con=con or connect(), root=root, files={}, rows={})
     define_text_macro(ds.con)
-    for name, spec in TABLES.items():
+    wanted = {t: (columns or {}).get(t) for t in (columns or TABLES)}
+    outcome: dict[str, tuple[int, list[Finding], dict[str, int]] | InputError] = {}
+    for name, only in wanted.items():
+        spec = TABLES[name]
         try:
             ds.files[name] = find_file(root, spec)
             check_file(ds.files[name])
-            ds.rows[name], found = load_table(ds.con, spec, ds.files[name])
-            ds.record(found)
+            outcome[name] = load_table(ds.con, spec, ds.files[name], only=only)
         except InputError as exc:
-            ds.problems.append(exc)
-    _settle_keys(ds.con, list(ds.rows))
+            outcome[name] = exc
+    # A key is compared across tables (orders.order_id with order_items.order_id...): one value
+    # that is not hex, anywhere, makes that key text in every table (read again, as it was written).
+    loaded = [t for t, r in outcome.items() if not isinstance(r, InputError)]
+    text_keys = frozenset(k for t in loaded for k, n in outcome[t][2].items() if n)
+    for name in [t for t in loaded if text_keys & set(TABLES[t].columns)]:
+        outcome[name] = load_table(ds.con, TABLES[name], ds.files[name], text_keys, wanted[name])
+    for name, result in outcome.items():
+        if isinstance(result, InputError):
+            ds.problems.append(result)
+        else:
+            ds.rows[name] = result[0]
+            ds.record(result[1])
     keyed = [duplicate_key_check(TABLES[t]) for t in ds.rows if TABLES[t].primary_key]
     ds.record(_deduplicated(ds, run_checks(ds.con, keyed)))
-    if len(ds.rows) == len(TABLES):
+    if columns is None and len(ds.rows) == len(TABLES):
         ds.record(run_checks(ds.con, relation_checks()))
     if strict:
         ds.refuse_if_unusable()
@@ -540,7 +549,7 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
     if not ds.problems:  # with misaligned fields, the values would be wrong in confusing ways
         _typed_table(ds.con, "log_typed", columns, "raw_log", path)
         required = tuple(c.name for c in columns)
-        rows, found = _column_findings(ds.con, "log_typed", columns, "raw_log", required, True, path.name,
+        rows, found, _ = _column_findings(ds.con, "log_typed", columns, "raw_log", required, True, path.name,
                                        date_hint=" (set the date format, e.g. %Y%m%d)")
         ds.record(found)
         if rows == 0:
@@ -558,8 +567,11 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
 
 
 def open_data(path: str | Path, mapping: LogMapping | None = None, *,
-              con: duckdb.DuckDBPyConnection | None = None, strict: bool = True) -> Dataset:
-    """Load DATA: an Olist export directory (``mapping`` None) or a transaction-log file."""
+              con: duckdb.DuckDBPyConnection | None = None, strict: bool = True,
+              columns: dict[str, tuple[str, ...]] | None = None) -> Dataset:
+    """Load DATA: an Olist export directory (``mapping`` None) or a transaction-log file.
+
+    ``columns`` narrows an Olist load (see :func:`load`); a log always gives every table."""
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", file=path)
@@ -567,7 +579,7 @@ def open_data(path: str | Path, mapping: LogMapping | None = None, *,
         if mapping is not None:
             raise InputError("is a directory (an Olist export): the transaction-log options apply to a "
                              "log file", file=path)
-        return load(path, con=con, strict=strict)
+        return load(path, con=con, strict=strict, columns=columns)
     if mapping is None:
         raise InputError("is a file: give the directory of an Olist export, or read it as a transaction "
                          "log with --customer-col, --date-col and --amount-col", file=path)

@@ -221,6 +221,21 @@ ORDER_STATUSES: tuple[str, ...] = (
 )
 
 
+
+#: The columns the customer features read, per table (with each table's primary key and required
+#: columns, always loaded so that the same data are refused). Commands that only need features
+#: (features, fit, assign, rfm, stability, monitor) load these; validate, report and run load all.
+FEATURE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id", "customer_unique_id", "customer_state"),
+    "orders": ("order_id", "customer_id", "order_status", "order_purchase_timestamp",
+               "order_delivered_customer_date", "order_estimated_delivery_date"),
+    "order_items": ("order_id", "order_item_id", "product_id", "price", "freight_value"),
+    "payments": ("order_id", "payment_sequential", "payment_type", "payment_installments", "payment_value"),
+    "reviews": ("review_id", "order_id", "review_score", "review_creation_date", "review_answer_timestamp"),
+    "products": ("product_id", "product_category_name"),
+    "category_translation": ("product_category_name", "product_category_name_english"),
+}
+
 @dataclass(frozen=True)
 class LogMapping:
     """How to read a generic transaction log: one row per order, or per order line.
