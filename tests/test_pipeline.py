@@ -71,3 +71,19 @@ def test_run_cli_bad_input_is_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0 and "missing" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_report_of_a_run_is_the_report_of_its_outputs(synth_dir, ran, tmp_path):
+    # run() drops its tables from memory during the backtest and reads them back for the report
+    from custseg.features import customer_features
+    from custseg.ingest import open_data
+    from custseg.model import SegmentModel
+    from custseg.report import build_report
+    from custseg.rfm import rfm
+
+    ds = open_data(synth_dir)
+    model = SegmentModel.load(ran.files["model"])
+    table = customer_features(ds, ran.as_of, model.statuses)
+    again = build_report(ds, tmp_path / "report.html", as_of=ran.as_of, model=model, stability=ran.stability,
+                         features_df=table, assignment_df=model.assign_features(table), rfm_df=rfm(table))
+    assert again.read_bytes() == ran.files["report"].read_bytes()

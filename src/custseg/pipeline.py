@@ -14,6 +14,7 @@ report.html        the self-contained HTML report (``custseg report``)
 """
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import tempfile
@@ -22,9 +23,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+import pandas as pd
+
 from .errors import InputError
 from .export import write_json, write_table
-from .features import customer_features, default_as_of, parse_as_of
+from .features import customer_features, default_as_of, parse_as_of, read_feature_table
 from .ingest import open_data, validation_report
 from .model import SegmentModel
 from .report import build_report
@@ -116,10 +119,21 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         files["segments"] = write_table(assignment, out / "segments.csv")
         result = None
         if stability is not None:
+            # The backtest computes features and fits models of its own: with millions of customers
+            # the tables above must not stay in memory meanwhile. Kept as Parquet in the staging
+            # folder (not outputs), read back for the report.
+            kept = {"features": files["features"], "segments": write_table(assignment, out / ".segments.parquet"),
+                    "rfm": write_table(scored, out / ".rfm.parquet")}
+            del table, scored, assignment
+            model.assignment_ = None
+            gc.collect()
             step("stability")
             # only the result is written: per-customer labels of every step are not kept
             result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False)).result
             files["stability"] = write_json(result, out / "stability.json")
+            table = read_feature_table(kept["features"])
+            assignment, scored = pd.read_parquet(kept["segments"]), pd.read_parquet(kept["rfm"])
+            model.assignment_ = assignment
         step("report")
         files["report"] = build_report(ds, out / "report.html", as_of=day, model=model, stability=result,
                                        features_df=table, assignment_df=assignment, rfm_df=scored)
