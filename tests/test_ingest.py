@@ -11,7 +11,7 @@ import pytest
 from custseg.errors import InputError
 from custseg.features import features
 from custseg.checks import TEXT_MACRO
-from custseg.ingest import KEY_COLUMNS, Dataset, key_text, load, open_data, summary
+from custseg.ingest import KEY_COLUMNS, Dataset, idle, key_text, load, open_data, summary
 from custseg.schema import FEATURE_COLUMNS, TABLES
 
 
@@ -310,3 +310,14 @@ def test_upper_case_hex_ids_stay_text(synth_dir, tmp_path):
     ds = load(data)
     assert _key_types(ds)[("customers", "customer_unique_id")] == "VARCHAR"
     assert set(features(ds, "2018-01-01")["customer_unique_id"]) <= set(customers["customer_unique_id"])
+
+
+def test_idle_puts_duckdb_on_a_small_budget_and_restores_it(synth_dir):
+    ds = load(synth_dir)
+    before = ds.scalar("SELECT current_setting('memory_limit')")
+    totals = "SELECT count(*), sum(price) FROM order_items"
+    expected = ds.con.execute(totals).fetchall()
+    with idle(ds):
+        assert ds.scalar("SELECT current_setting('memory_limit')") != before
+        assert ds.con.execute(totals).fetchall() == expected  # the tables are still there
+    assert ds.scalar("SELECT current_setting('memory_limit')") == before

@@ -306,7 +306,19 @@ def customer_features(
         ds.con.execute("RESET preserve_insertion_order")
     # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
     # memory); self_destruct frees each Arrow column once converted
-    return typed_features(result.to_pandas(self_destruct=True, split_blocks=True))
+    return released(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
+
+
+def released(value):
+    """``value``, after Arrow's memory pool has handed its freed memory back to the system.
+
+    The pool keeps what a conversion freed for later use: for millions of customers that is
+    hundreds of MB more peak memory in every step that follows (0.8 GB at 9M customers).
+    """
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    return value
 
 
 _CTE = re.compile(r"^(\w+) AS \($(.*?)^\),?$", re.M | re.S)
@@ -398,7 +410,7 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
             text = [c for c, t in FEATURE_DTYPES.items() if t == "str"]
             table = pd.read_csv(path, usecols=list(FEATURE_DTYPES), dtype=dict.fromkeys(text, str),
                                 keep_default_na=False, na_values={c: [""] for c in FEATURE_DTYPES if c not in text})
-        return typed_features(table)
+        return released(typed_features(table))
     except (ValueError, TypeError, pa.ArrowException) as exc:
         column = next((c for c in FEATURE_DTYPES if c in str(exc)), None)
         raise InputError(f"a value does not have the feature table's type ({type(exc).__name__})",

@@ -24,6 +24,8 @@ import shutil
 import tempfile
 import uuid
 from collections import defaultdict
+from contextlib import contextmanager
+from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,6 +97,40 @@ class Dataset:
 #: query, which a small machine cannot give; with this budget a process stays under 6 GB.
 #: ``CUSTSEG_DUCKDB_MEMORY`` (e.g. ``8GB``) sets another.
 MEMORY_LIMIT = os.environ.get("CUSTSEG_DUCKDB_MEMORY", "3GB")
+
+
+#: DuckDB's budget while Python does the work and DuckDB only keeps its tables (see :func:`idle`).
+IDLE_MEMORY_LIMIT = "256MB"
+
+
+@lru_cache(maxsize=None)
+def _shown_limit(limit: str) -> str:
+    """How DuckDB shows the memory limit ``limit`` (rounded, e.g. '2.7 GiB' for 3GB)."""
+    with duckdb.connect(config={"memory_limit": limit}) as con:
+        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+
+@contextmanager
+def idle(ds: Dataset):
+    """While the block runs, DuckDB keeps its tables in its temporary directory rather than in memory.
+
+    Fitting and describing millions of customers happens in Python while the loaded tables wait
+    for the next query: lowering DuckDB's budget makes it write them out (about 1 s per GB) and
+    read back what a later query needs. The budget is restored afterwards; if DuckDB cannot shrink
+    (a result still pinned), nothing changes.
+    """
+    budget = ds.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+    if budget == _shown_limit(MEMORY_LIMIT):  # DuckDB shows the budget rounded: restore the exact one
+        budget = MEMORY_LIMIT
+    try:
+        ds.con.execute(f"SET memory_limit = '{IDLE_MEMORY_LIMIT}'")
+    except duckdb.Error:
+        yield ds
+        return
+    try:
+        yield ds
+    finally:
+        ds.con.execute(f"SET memory_limit = '{budget}'")
 
 
 def connect() -> duckdb.DuckDBPyConnection:

@@ -28,7 +28,7 @@ import pandas as pd
 from .errors import InputError
 from .export import write_json, write_table
 from .features import customer_features, default_as_of, parse_as_of, read_feature_table
-from .ingest import open_data, validation_report
+from .ingest import idle, open_data, validation_report
 from .model import SegmentModel
 from .report import build_report
 from .rfm import rfm
@@ -108,35 +108,35 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         step("features")
         table = customer_features(ds, day, statuses)
         files["features"] = write_table(table, out / "features.parquet")
-        step("rfm")
-        scored = rfm(table)
-        files["rfm"] = write_table(scored, out / "rfm.csv")
-        step("fit")
-        model = fit(table, day, k=k, algorithm=algorithm, seed=seed, statuses=statuses)
-        files["model"] = model.save(out / "model.json")
-        step("assign")
-        assignment = model.assignment_
-        files["segments"] = write_table(assignment, out / "segments.csv")
+        # With millions of customers the per-customer tables must not pile up in memory: each is
+        # written, kept as Parquet in the staging folder (not an output) and read back for the
+        # report; DuckDB's tables wait on disk while Python works (ingest.idle).
+        with idle(ds):
+            step("rfm")
+            scored = rfm(table)
+            files["rfm"] = write_table(scored, out / "rfm.csv")
+            kept = {"features": files["features"], "rfm": write_table(scored, out / ".rfm.parquet")}
+            del scored
+            step("fit")
+            model = fit(table, day, k=k, algorithm=algorithm, seed=seed, statuses=statuses)
+            files["model"] = model.save(out / "model.json")
+            step("assign")
+            files["segments"] = write_table(model.assignment_, out / "segments.csv")
+            kept["segments"] = write_table(model.assignment_, out / ".segments.parquet")
+            model.assignment_ = None
+            del table
+            gc.collect()
         result = None
         if stability is not None:
-            # The backtest computes features and fits models of its own: with millions of customers
-            # the tables above must not stay in memory meanwhile. Kept as Parquet in the staging
-            # folder (not outputs), read back for the report.
-            kept = {"features": files["features"], "segments": write_table(assignment, out / ".segments.parquet"),
-                    "rfm": write_table(scored, out / ".rfm.parquet")}
-            del table, scored, assignment
-            model.assignment_ = None
-            gc.collect()
             step("stability")
             # only the result is written: per-customer labels of every step are not kept
             result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False)).result
             files["stability"] = write_json(result, out / "stability.json")
-            table = read_feature_table(kept["features"])
-            assignment, scored = pd.read_parquet(kept["segments"]), pd.read_parquet(kept["rfm"])
-            model.assignment_ = assignment
         step("report")
+        table = read_feature_table(kept["features"])
         files["report"] = build_report(ds, out / "report.html", as_of=day, model=model, stability=result,
-                                       features_df=table, assignment_df=assignment, rfm_df=scored)
+                                       features_df=table, assignment_df=pd.read_parquet(kept["segments"]),
+                                       rfm_df=pd.read_parquet(kept["rfm"]))
         tick("done", total, total)
         return RunResult(out_dir=out, as_of=day, files=files, model=model, stability=result,
                          customers=len(table), warnings=[str(w) for w in ds.warnings])

@@ -82,7 +82,7 @@ from threadpoolctl import threadpool_limits
 from .describe import describe_segments
 from .errors import InputError
 from .features import features as feature_table
-from .features import parse_as_of
+from .features import parse_as_of, released
 from .model import (
     FeatureTransform,
     Preprocessing,
@@ -641,7 +641,8 @@ def fit(
     model = assembled(table, z, prep, chosen, cands, reason, settings, day, statuses, old, len(rows))
     # the in-memory model is exactly what the file holds: rebuilt from its own canonical content
     final = SegmentModel.from_dict(model.to_dict(), source="fitted model")
-    final.assignment_ = final.assign_features(table)
+    del z
+    final.assignment_ = released(final.assign_features(released(table)))
     return final
 
 

@@ -46,7 +46,7 @@ from threadpoolctl import threadpool_limits
 from .drift import PSI_MAJOR, drift_drivers, feature_drift, migration_matrix, numeric_features, segment_shares
 from .errors import InputError
 from .features import customer_features
-from .ingest import Dataset, key_text
+from .ingest import Dataset, idle, key_text
 from .model import Preprocessing, SegmentModel, alignment
 from .schema import DEFAULT_STATUSES, TABLES
 from .segment import family_fits, fit, fit_preprocessing, fit_sample, nearest
@@ -726,10 +726,11 @@ def reference_fit(ds: Dataset, day: date, settings: BacktestSettings) -> tuple[p
     if len(table) < 20:
         raise InputError(f"only {len(table)} customers with a counted order before the reference date {day}: "
                          "choose a later --start")
-    model = fit(table, day, k=settings.k if settings.k is not None else "auto", algorithm=settings.algorithm,
-                seed=settings.seed, features=list(settings.features) if settings.features else None,
-                statuses=settings.statuses, n_jobs=settings.jobs, min_share=settings.min_share,
-                **({"n_init": settings.n_init} if settings.n_init is not None else {}))
+    with idle(ds):  # the fit works in Python: DuckDB's tables wait on disk
+        model = fit(table, day, k=settings.k if settings.k is not None else "auto", algorithm=settings.algorithm,
+                    seed=settings.seed, features=list(settings.features) if settings.features else None,
+                    statuses=settings.statuses, n_jobs=settings.jobs, min_share=settings.min_share,
+                    **({"n_init": settings.n_init} if settings.n_init is not None else {}))
     cost = {
         "seconds": round(time.perf_counter() - start, 2),
         "peak_memory_mb": round(peak_memory_mb(), 1),
@@ -760,7 +761,8 @@ def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(), progr
     del ref_all
     procedure = Procedure.of(model)
     ref_frozen = frozen_labels(model, ref_table)
-    ref_refits = refits(ref_table, reference, procedure, settings.seeds)
+    with idle(ds):
+        ref_refits = refits(ref_table, reference, procedure, settings.seeds)
     everyone = np.ones(len(ref_table), dtype=bool)
     ref_block = {
         "as_of": reference.isoformat(),
@@ -776,7 +778,9 @@ def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(), progr
     with compared_panel(ds, share, lambda text: tick(text, 1, total)) as source:
         for i, day in enumerate(dates, start=1):
             table, customers_total = step_table_at(ds, day, settings, share, source)
-            step, labels = step_record(table, day, model, procedure, settings, ref_table, ref_ids, ref_block, numeric)
+            with idle(ds):  # re-trains in Python: DuckDB's tables wait on disk until the next step
+                step, labels = step_record(table, day, model, procedure, settings, ref_table, ref_ids, ref_block,
+                                           numeric)
             step["customers_total"] = customers_total
             steps.append(step)
             if settings.keep_labels:

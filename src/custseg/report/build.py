@@ -6,6 +6,7 @@ time, so the same inputs give byte-identical files.
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +19,7 @@ from .. import __version__
 from ..errors import InputError
 from ..export import write_text
 from ..features import default_as_of, features, parse_as_of
-from ..ingest import Dataset, open_data
+from ..ingest import Dataset, idle, open_data
 from ..model import SegmentModel
 from ..rfm import rfm
 from ..schema import LogMapping
@@ -133,7 +134,10 @@ def build_report(
         sections = [data_section(ds)]
         meta = [("data", ds.root.name or str(ds.root)), ("as of", day.isoformat())]
         if model is not None:
-            sections.append(segments_section(segment_inputs(ds, model, day, features_df, assignment_df, rfm_df)))
+            given = features_df is not None and assignment_df is not None and rfm_df is not None
+            # with every table given, this section is Python's work: DuckDB's tables may wait on disk
+            with idle(ds) if given else nullcontext():
+                sections.append(segments_section(segment_inputs(ds, model, day, features_df, assignment_df, rfm_df)))
             meta.append(("segments", f"{model.k}, fitted as of {model.as_of}"))
         if stability is not None:
             sections.append(stability_section(stability, model))

@@ -155,7 +155,9 @@ def projection_part(inputs: SegmentInputs) -> Part | None:
     z = model.transform(inputs.features)
     if z.shape[1] < 2:  # a one-feature model has no plane to draw
         return None
-    pca = PCA(n_components=2, svd_solver="full").fit(z)
+    # from the (d, d) covariance of the model space, not an SVD of the whole (n, d) matrix: the same
+    # plane, in a fraction of the memory for millions of customers
+    pca = PCA(n_components=2, svd_solver="covariance_eigh").fit(z)
     rng = np.random.default_rng(MAP_SEED)
     rows = np.sort(rng.choice(len(z), size=min(MAP_SAMPLE, len(z)), replace=False))
     points = np.round(pca.transform(z[rows]), 3)
