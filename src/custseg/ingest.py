@@ -45,7 +45,7 @@ _BAD = "__custseg_unparsed"
 #: Identifier columns. Where every value of one of them, in every table, is 32 lower-case hex digits
 #: (Olist's ids), the tables hold it as a 128-bit integer (UHUGEINT): the same value exactly, in 16
 #: bytes instead of 48, compared and hashed as a number, in the same order as the text. Joins and
-#: the memory the tables take (half of it, at 5M orders) shrink accordingly. Other ids stay text.
+#: the memory the tables take (2.9 -> 2.2 GB with every column at 5M orders) shrink. Other ids stay text.
 #: :func:`key_text` renders either kind as the original text.
 KEY_COLUMNS = ("customer_id", "customer_unique_id", "order_id", "product_id", "seller_id", "review_id")
 _HEX_KEY = "[0-9a-f]{32}"
