@@ -23,11 +23,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-import pandas as pd
-
 from .errors import InputError
 from .export import write_json, write_table
-from .features import customer_features, default_as_of, parse_as_of, read_feature_table
+from .features import customer_features, default_as_of, parse_as_of
 from .ingest import idle, open_data, validation_report
 from .model import SegmentModel
 from .report import build_report
@@ -107,6 +105,7 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         files["validation"] = write_json(validation_report(ds), out / "validation.json")
         step("features")
         table = customer_features(ds, day, statuses)
+        customers = len(table)
         files["features"] = write_table(table, out / "features.parquet")
         # With millions of customers the per-customer tables must not pile up in memory: each is
         # written, kept as Parquet in the staging folder (not an output) and read back for the
@@ -133,13 +132,13 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
             result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False)).result
             files["stability"] = write_json(result, out / "stability.json")
         step("report")
-        table = read_feature_table(kept["features"])
+        # the report reads the tables back once its Data section (DuckDB's work) is done
         files["report"] = build_report(ds, out / "report.html", as_of=day, model=model, stability=result,
-                                       features_df=table, assignment_df=pd.read_parquet(kept["segments"]),
-                                       rfm_df=pd.read_parquet(kept["rfm"]))
+                                       features_df=kept["features"], assignment_df=kept["segments"],
+                                       rfm_df=kept["rfm"])
         tick("done", total, total)
         return RunResult(out_dir=out, as_of=day, files=files, model=model, stability=result,
-                         customers=len(table), warnings=[str(w) for w in ds.warnings])
+                         customers=customers, warnings=[str(w) for w in ds.warnings])
     finally:
         ds.con.close()
 

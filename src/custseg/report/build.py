@@ -18,7 +18,7 @@ from plotly.offline import get_plotlyjs
 from .. import __version__
 from ..errors import InputError
 from ..export import write_text
-from ..features import default_as_of, features, parse_as_of
+from ..features import default_as_of, features, parse_as_of, read_feature_table
 from ..ingest import Dataset, idle, open_data
 from ..model import SegmentModel
 from ..rfm import rfm
@@ -98,6 +98,13 @@ def segment_inputs(
     return SegmentInputs(model=model, as_of=as_of.isoformat(), features=table, assignment=assignment, rfm=scored)
 
 
+def _frame(value: pd.DataFrame | Path | None, features: bool = False) -> pd.DataFrame | None:
+    """``value``, read when it is a Parquet file (a feature table with its checks and types)."""
+    if not isinstance(value, (str, Path)):
+        return value
+    return read_feature_table(value) if features else pd.read_parquet(value)
+
+
 def build_report(
     data: Dataset | str | Path,
     out_path: str | Path,
@@ -105,9 +112,9 @@ def build_report(
     as_of: date | str | None = None,
     model: SegmentModel | str | Path | None = None,
     stability: dict | str | Path | None = None,
-    features_df: pd.DataFrame | None = None,
-    assignment_df: pd.DataFrame | None = None,
-    rfm_df: pd.DataFrame | None = None,
+    features_df: pd.DataFrame | Path | None = None,
+    assignment_df: pd.DataFrame | Path | None = None,
+    rfm_df: pd.DataFrame | Path | None = None,
     mapping: LogMapping | None = None,
 ) -> Path:
     """Write the HTML report on ``data`` to ``out_path``.
@@ -120,7 +127,9 @@ def build_report(
     is the date customers are placed in segments (default: the model's as-of date, else the day
     after the latest purchase). A caller that already holds the feature table as of that date,
     its assignment (``model.assign_features``) or its RFM table (``custseg.rfm.rfm``) may pass
-    them to save recomputing; they must describe the same customers in the same row order.
+    them to save recomputing; they must describe the same customers in the same row order. Each
+    may also be a Parquet file of it, read only once the Data section is done (for millions of
+    customers, the tables and DuckDB's then need not be in memory at once).
     """
     out_path = check_output_path(out_path)
     day = parse_as_of(as_of) if as_of is not None else None
@@ -132,6 +141,8 @@ def build_report(
     try:
         day = day or (parse_as_of(model.as_of) if model is not None else default_as_of(ds))
         sections = [data_section(ds)]
+        features_df, assignment_df, rfm_df = (_frame(features_df, True), _frame(assignment_df),
+                                              _frame(rfm_df))
         meta = [("data", ds.root.name or str(ds.root)), ("as of", day.isoformat())]
         if model is not None:
             given = features_df is not None and assignment_df is not None and rfm_df is not None
