@@ -642,7 +642,7 @@ def fit(
     # the in-memory model is exactly what the file holds: rebuilt from its own canonical content
     final = SegmentModel.from_dict(model.to_dict(), source="fitted model")
     del z
-    final.assignment_ = released(final.assign_features(released(table)))
+    final.assignment_ = final.assign_features(released(table))
     return final
 
 
