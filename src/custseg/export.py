@@ -5,6 +5,7 @@ only when complete, so an interrupted or failed run leaves the previous output i
 """
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
@@ -50,12 +51,33 @@ def neutralise_formula(value: object) -> object:
 
 
 def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
-    """A copy of ``df`` whose text cells cannot be executed by a spreadsheet program."""
-    out = df.copy()
+    """``df`` with its text cells that a spreadsheet program would execute prefixed with a quote.
+
+    ``df`` itself is left alone; columns without such a cell are shared, not copied. Text columns
+    are searched in bulk: millions of rows are not turned into Python strings one by one.
+    """
+    out = df.copy(deep=False)  # copy-on-write: replacing a column below leaves df as it is
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise_formula)
+        values = out[col]
+        if pd.api.types.is_string_dtype(values) and values.dtype != object:
+            hit = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
+            if hit.any():
+                out[col] = values.mask(hit, "'" + values[hit])
+        elif values.dtype == object:  # mixed cells: only the text ones can be formulas
+            out[col] = values.map(neutralise_formula)
     return out
+
+
+def _has_carriage_return(df: pd.DataFrame) -> bool:
+    """Whether a text cell of ``df`` holds a carriage return."""
+    for col in df.columns:
+        values = df[col]
+        if pd.api.types.is_string_dtype(values) and values.dtype != object:
+            if values.str.contains("\r", regex=False).fillna(False).astype(bool).any():
+                return True
+        elif values.dtype == object and any(isinstance(v, str) and "\r" in v for v in values):
+            return True
+    return False
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
@@ -66,7 +88,10 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         raise InputError("output must end in .csv or .parquet", file=path)
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            safe_for_spreadsheet(df).to_csv(tmp, index=False, lineterminator="\n")
+            # Python's csv writer quotes a cell holding a newline, but not one holding a lone carriage
+            # return, which readers take for a line end: where there is one, every text cell is quoted
+            quoting = csv.QUOTE_NONNUMERIC if _has_carriage_return(df) else csv.QUOTE_MINIMAL
+            safe_for_spreadsheet(df).to_csv(tmp, index=False, lineterminator="\n", quoting=quoting)
         else:
             df.to_parquet(tmp, index=False)
     return path
