@@ -220,3 +220,46 @@ def test_data_report_on_real_olist_is_small(olist_dir, tmp_path):
     page = path.read_text(encoding="utf-8")
     assert section_ids(page) == ["data"]
     assert "99,441" in page  # orders loaded
+
+
+def test_map_plane_of_many_customers_comes_from_a_fixed_sample(synth_dir, model_path, as_of, monkeypatch):
+    import numpy as np
+
+    from custseg.model import SegmentModel
+    from custseg.report import segments
+    from custseg.report.build import segment_inputs
+
+    inputs = segment_inputs(load(synth_dir), SegmentModel.load(model_path), date.fromisoformat(as_of))
+    n = len(inputs.features)
+    whole = segments.principal_plane(inputs.model, inputs.features, np.random.default_rng(0))
+    assert "fixed sample of" not in segments.projection_part(inputs).blocks[0].chart.note
+    monkeypatch.setattr(segments, "PLANE_SAMPLE", n // 3)
+    sampled = segments.principal_plane(inputs.model, inputs.features, np.random.default_rng(0))
+    again = segments.principal_plane(inputs.model, inputs.features, np.random.default_rng(0))
+    np.testing.assert_array_equal(sampled.components_, again.components_)
+    assert not np.array_equal(sampled.components_, whole.components_)  # a sample, not everyone
+    # the same plane, near enough: each sampled axis lies (almost) in the plane of all customers
+    in_plane = np.linalg.norm(sampled.components_ @ whole.components_.T, axis=1)
+    assert (in_plane > 0.95).all(), in_plane
+    assert f"fixed sample of {n // 3:,}" in segments.projection_part(inputs).blocks[0].chart.note
+
+
+def test_report_reads_only_what_it_draws_from_parquet_tables(synth_dir, model_path, as_of, tmp_path):
+    from custseg.features import features, read_feature_table
+    from custseg.model import SegmentModel
+    from custseg.rfm import rfm
+
+    model = SegmentModel.load(model_path)
+    table = features(synth_dir, as_of)
+    paths = {"features_df": tmp_path / "f.parquet", "assignment_df": tmp_path / "a.parquet",
+             "rfm_df": tmp_path / "r.parquet"}
+    table.to_parquet(paths["features_df"])
+    model.assign_features(table).to_parquet(paths["assignment_df"])
+    rfm(table).to_parquet(paths["rfm_df"])
+    from_frames = build_report(synth_dir, tmp_path / "frames.html", model=model,
+                               features_df=table, assignment_df=model.assign_features(table), rfm_df=rfm(table))
+    from_files = build_report(synth_dir, tmp_path / "files.html", model=model, **paths)
+    assert from_files.read_bytes() == from_frames.read_bytes()
+    subset = read_feature_table(paths["features_df"], model.feature_names)
+    assert list(subset.columns) == model.feature_names
+    assert subset.equals(table[model.feature_names])

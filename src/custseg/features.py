@@ -380,11 +380,12 @@ def is_feature_table(path: str | Path) -> bool:
     return path.suffix.lower() in (".csv", ".parquet") and (path.is_file() or path.suffix.lower() == ".parquet")
 
 
-def read_feature_table(path: str | Path) -> pd.DataFrame:
+def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
     """A feature table written by ``custseg features`` (either engine), checked and typed.
 
     Reads only the feature columns (Parquet: straight into columns, no text parsing), so that
-    fitting or assigning millions of customers does not recompute their features.
+    fitting or assigning millions of customers does not recompute their features. With
+    ``columns`` (feature names), only those are read and returned, in that order.
     """
     import pyarrow as pa
     import pyarrow.dataset as pads
@@ -398,6 +399,7 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
             present = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"cannot be read as a feature table ({type(exc).__name__})", file=path) from None
+    wanted = {c: FEATURE_DTYPES[c] for c in columns} if columns is not None else FEATURE_DTYPES
     missing = [c for c in FEATURE_DTYPES if c not in present]
     if missing:
         raise InputError("missing: not a feature table written by custseg features (a transaction log "
@@ -405,14 +407,14 @@ def read_feature_table(path: str | Path) -> pd.DataFrame:
     try:
         if path.suffix.lower() == ".parquet":
             # self_destruct: each Arrow column is freed once converted (half the peak memory)
-            table = source.to_table(columns=list(FEATURE_DTYPES)).to_pandas(self_destruct=True, split_blocks=True)
+            table = source.to_table(columns=list(wanted)).to_pandas(self_destruct=True, split_blocks=True)
         else:
-            text = [c for c, t in FEATURE_DTYPES.items() if t == "str"]
-            table = pd.read_csv(path, usecols=list(FEATURE_DTYPES), dtype=dict.fromkeys(text, str),
-                                keep_default_na=False, na_values={c: [""] for c in FEATURE_DTYPES if c not in text})
-        return released(typed_features(table))
+            text = [c for c, t in wanted.items() if t == "str"]
+            table = pd.read_csv(path, usecols=list(wanted), dtype=dict.fromkeys(text, str),
+                                keep_default_na=False, na_values={c: [""] for c in wanted if c not in text})
+        return released(table[list(wanted)].astype(wanted).reset_index(drop=True))
     except (ValueError, TypeError, pa.ArrowException) as exc:
-        column = next((c for c in FEATURE_DTYPES if c in str(exc)), None)
+        column = next((c for c in wanted if c in str(exc)), None)
         raise InputError(f"a value does not have the feature table's type ({type(exc).__name__})",
                          file=path, column=column) from None
 

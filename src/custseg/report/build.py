@@ -98,11 +98,15 @@ def segment_inputs(
     return SegmentInputs(model=model, as_of=as_of.isoformat(), features=table, assignment=assignment, rfm=scored)
 
 
-def _frame(value: pd.DataFrame | Path | None, features: bool = False) -> pd.DataFrame | None:
-    """``value``, read when it is a Parquet file (a feature table with its checks and types)."""
+def _frame(value: pd.DataFrame | Path | None, columns: list[str] | None, features: bool = False) -> pd.DataFrame | None:
+    """``value``, or when it is a Parquet file, the ``columns`` of it the report draws.
+
+    A feature table is read with its checks and types. For millions of customers, reading only
+    what the Segments section uses keeps gigabytes of unused columns out of memory.
+    """
     if not isinstance(value, (str, Path)):
         return value
-    return read_feature_table(value) if features else pd.read_parquet(value)
+    return read_feature_table(value, columns) if features else pd.read_parquet(value, columns=columns)
 
 
 def build_report(
@@ -141,8 +145,10 @@ def build_report(
     try:
         day = day or (parse_as_of(model.as_of) if model is not None else default_as_of(ds))
         sections = [data_section(ds)]
-        features_df, assignment_df, rfm_df = (_frame(features_df, True), _frame(assignment_df),
-                                              _frame(rfm_df))
+        if model is not None:  # what the Segments section draws: the model's features, segments, RFM names
+            derive = assignment_df is None or rfm_df is None  # from the whole feature table
+            features_df = _frame(features_df, None if derive else model.feature_names, features=True)
+            assignment_df, rfm_df = _frame(assignment_df, ["segment_id"]), _frame(rfm_df, ["segment"])
         meta = [("data", ds.root.name or str(ds.root)), ("as of", day.isoformat())]
         if model is not None:
             given = features_df is not None and assignment_df is not None and rfm_df is not None

@@ -23,6 +23,8 @@ from .content import (Card, Cards, ChartBlock, Facts, Part, Section, Table, Text
 #: Customers drawn for the 2-D map: enough to see the shapes, few enough to keep the page light.
 MAP_SAMPLE = 3000
 MAP_SEED = 0
+#: Customers (a fixed sample beyond this many) whose principal plane the map shows.
+PLANE_SAMPLE = 500_000
 #: Colour scale limit of the profile heatmap, in standard deviations from all customers.
 HEATMAP_LIMIT = 2.0
 #: Distinguishing traits listed on a card.
@@ -147,20 +149,29 @@ def cards_part(model: SegmentModel) -> Part:
     ])
 
 
+def principal_plane(model: SegmentModel, features: pd.DataFrame, rng: np.random.Generator) -> PCA:
+    """The first two principal components of the customers in the model's space.
+
+    From the (d, d) covariance, of every customer up to :data:`PLANE_SAMPLE` and of a sample of that
+    many drawn with ``rng`` beyond: millions of customers need not be transformed at once.
+    """
+    n = len(features)
+    rows = slice(None) if n <= PLANE_SAMPLE else np.sort(rng.choice(n, size=PLANE_SAMPLE, replace=False))
+    return PCA(n_components=2, svd_solver="covariance_eigh").fit(model.transform(features.iloc[rows]))
+
+
 def projection_part(inputs: SegmentInputs) -> Part | None:
     """A fixed-seed sample of customers on the first two principal components of the model space."""
     if inputs.features is None or inputs.assignment is None or len(inputs.features) < 3:
         return None
     model = inputs.model
-    z = model.transform(inputs.features)
-    if z.shape[1] < 2:  # a one-feature model has no plane to draw
+    if len(model.feature_names) < 2:  # a one-feature model has no plane to draw
         return None
-    # from the (d, d) covariance of the model space, not an SVD of the whole (n, d) matrix: the same
-    # plane, in a fraction of the memory for millions of customers
-    pca = PCA(n_components=2, svd_solver="covariance_eigh").fit(z)
+    n = len(inputs.features)
     rng = np.random.default_rng(MAP_SEED)
-    rows = np.sort(rng.choice(len(z), size=min(MAP_SAMPLE, len(z)), replace=False))
-    points = np.round(pca.transform(z[rows]), 3)
+    rows = np.sort(rng.choice(n, size=min(MAP_SAMPLE, n), replace=False))
+    pca = principal_plane(model, inputs.features, rng)
+    points = np.round(pca.transform(model.transform(inputs.features.iloc[rows])), 3)
     labels = inputs.assignment["segment_id"].to_numpy()[rows]
     traces = [
         go.Scatter(x=points[labels == s["id"], 0], y=points[labels == s["id"], 1], mode="markers",
@@ -180,8 +191,9 @@ def projection_part(inputs: SegmentInputs) -> Part | None:
                       legend={"itemsizing": "constant"})
     return Part("seg-map", "Customers on a map", [
         ChartBlock(chart(fig, "fig-seg-map", "Segments in two dimensions",
-                         f"{len(rows):,} of {len(z):,} customers as of {inputs.as_of} (fixed random sample), "
-                         "in the model's standardised space projected on its first two principal components; "
+                         f"{len(rows):,} of {n:,} customers as of {inputs.as_of} (fixed random sample), "
+                         "in the model's standardised space projected on its first two principal components"
+                         + ("" if n <= PLANE_SAMPLE else f" (those of a fixed sample of {PLANE_SAMPLE:,})") + "; "
                          "segments that overlap here may still be apart in the other dimensions.",
                          height=520)),
     ])
