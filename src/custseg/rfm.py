@@ -197,6 +197,8 @@ def checked_table(table: pd.DataFrame) -> pd.DataFrame:
     if (out["frequency"] < 1).any():
         raise InputError("frequency below 1 (every customer has at least one order)", file="feature table",
                          column="frequency")
+    if out["customer_unique_id"].is_monotonic_increasing:  # a feature table is sorted already
+        return out.reset_index(drop=True)
     return out.sort_values("customer_unique_id", kind="stable").reset_index(drop=True)
 
 
@@ -233,10 +235,13 @@ def rfm(
         notes.append(f"segments: scores of 1-{bins} placed on the 1-5 grid as ceil(5 * (score - 0.5) / {bins})")
 
     out["R"], out["F"], out["M"] = r, f, m
-    out["rfm_code"] = r.astype(str) + f.astype(str) + m.astype(str)
+    # text columns looked up from their few distinct values (bins <= 9: one digit per score), not
+    # built string by string: millions of customers share 125 codes and 11 names
+    codes = np.array([f"{i:03d}" for i in range(1000)], dtype=object)
+    out["rfm_code"] = pd.Series(codes[(r * 100 + f * 10 + m).to_numpy()], index=out.index, dtype="str")
     grid = segment_grid()
     fm = (on_grid(f, bins) + on_grid(m, bins) + 1) // 2
-    out["segment"] = grid[on_grid(r, bins).to_numpy(), fm.to_numpy()].astype(str)
+    out["segment"] = pd.Series(grid[on_grid(r, bins).to_numpy(), fm.to_numpy()], index=out.index, dtype="str")
     out = out[OUTPUT_COLUMNS]
     out.attrs["notes"] = notes
     return out
