@@ -45,7 +45,7 @@ from threadpoolctl import threadpool_limits
 
 from .drift import PSI_MAJOR, drift_drivers, feature_drift, migration_matrix, numeric_features, segment_shares
 from .errors import InputError
-from .features import customer_features
+from .features import customer_features, feature_sql, split_query
 from .ingest import Dataset, idle, key_text
 from .model import Preprocessing, SegmentModel, alignment
 from .schema import DEFAULT_STATUSES, TABLES
@@ -189,18 +189,16 @@ def customers_at(ds: Dataset, as_of: date, window: Period | None, statuses: tupl
     """How many persons have a counted order before ``as_of`` (inside the window): the rows of
     :func:`features_at` on the full tables, counted without computing any feature.
 
-    Counted as in the feature query: status among ``statuses``, purchased before the day (and on
-    or after the window's start), and the order's customer_id found in ``customers``.
+    Counted by the feature query's own first step (``counted_orders``), on the same view of the data.
     """
-    since = ("" if window is None else
-             f"AND o.order_purchase_timestamp >= TIMESTAMP '{window.before(as_of).isoformat()} 00:00:00' ")
-    marks = ", ".join("?" for _ in statuses)
-    # fetchall: a half-read result would block the next relational call on ds.con
-    return ds.con.execute(
-        "SELECT COUNT(DISTINCT c.customer_unique_id) FROM main.orders o "
-        "JOIN main.customers c ON c.customer_id = o.customer_id "
-        f"WHERE o.order_purchase_timestamp < TIMESTAMP '{as_of.isoformat()} 00:00:00' {since}"
-        f"AND o.order_status IN ({marks})", list(statuses)).fetchall()[0][0]
+    view = windowed(ds, window.before(as_of)) if window is not None else searching(ds)
+    steps, _ = split_query(feature_sql(as_of, statuses))
+    try:
+        # fetchall: a half-read result would block the next relational call on the connection
+        return view.con.execute(f"SELECT COUNT(DISTINCT customer_unique_id) FROM ({dict(steps)['counted_orders']}) "
+                                "counted").fetchall()[0][0]
+    finally:
+        view.con.close()
 
 
 def counted_purchase_span(ds: Dataset, statuses: tuple[str, ...]) -> tuple[date, date]:
