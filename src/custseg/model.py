@@ -179,6 +179,20 @@ MISSING_RULE = (
 # The model
 
 
+def nearest_centroids(z: np.ndarray, centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each row's nearest centroid (ties to the lower position) and its distance.
+
+    Computed :data:`CHUNK_ROWS` rows at a time from :func:`centroid_distances`, so that the full
+    (n, k) distance matrix of millions of customers is never held.
+    """
+    position, distance = np.empty(len(z), dtype=np.int64), np.empty(len(z))
+    for start in range(0, len(z), CHUNK_ROWS):
+        d = centroid_distances(z[start:start + CHUNK_ROWS], centroids)
+        position[start:start + len(d)] = np.argmin(d, axis=1)
+        distance[start:start + len(d)] = d[np.arange(len(d)), position[start:start + len(d)]]
+    return position, distance
+
+
 def centroid_distances(z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Euclidean distances (n, k) of rows to centroids, each row on its own.
 
@@ -264,15 +278,20 @@ class SegmentModel:
         """Segment id, name, distance and outlier flag for each row of a feature table, in chunks."""
         if "customer_unique_id" not in df.columns:
             raise InputError("missing", file="feature table", column="customer_unique_id")
-        raw = self.preprocessing.raw_matrix(df)
-        parts = [self._assigned_rows(raw[start:start + chunk_rows]) for start in range(0, len(raw), chunk_rows)]
+        # the feature columns are read chunk by chunk too: millions of rows are never copied at once
+        parts = [self._assigned_rows(self.preprocessing.raw_matrix(df.iloc[start:start + chunk_rows]))
+                 for start in range(0, len(df), chunk_rows)]
+        if not parts:
+            self.preprocessing.raw_matrix(df)  # the same checks of the columns
         ids, dist, outlier = (np.concatenate(p) for p in zip(*parts)) if parts else ([], [], [])
-        names = dict(zip(self.ids, self.names))
+        position = pd.Index(self.ids).get_indexer(np.asarray(ids, dtype=np.int64))
+        person = df["customer_unique_id"]
         return pd.DataFrame({
-            # kept as a pandas text column: a Python object per id would cost ~80 bytes per customer
-            "customer_unique_id": df["customer_unique_id"].astype(str).reset_index(drop=True),
+            # kept as pandas text columns: a Python object per id would cost ~80 bytes per customer
+            "customer_unique_id": (person if person.dtype == "str" else person.astype(str)).reset_index(drop=True),
             "segment_id": np.asarray(ids, dtype=np.int64),
-            "segment_name": pd.Series(np.asarray(ids, dtype=np.int64)).map(names).to_numpy(dtype=object),
+            # looked up from the k names, not built row by row
+            "segment_name": pd.Series(np.asarray(self.names, dtype=object)[position], dtype="str"),
             "distance": np.asarray(dist, dtype="float64"),
             "outlier": np.asarray(outlier, dtype=bool),
         }, columns=ASSIGNMENT_COLUMNS)

@@ -90,7 +90,7 @@ from .model import (
     alignment,
     canonical,
     require_same_features,
-    centroid_distances,
+    nearest_centroids,
     rounded,
 )
 from .schema import DEFAULT_STATUSES
@@ -280,7 +280,7 @@ def _subset(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
 
 def nearest(z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Index of the nearest centroid of each row (ties to the lower index)."""
-    return np.argmin(centroid_distances(z, centroids), axis=1)
+    return nearest_centroids(z, centroids)[0]
 
 
 def _cluster_means(x: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -689,9 +689,8 @@ def assembled(
     ids = [ids[i] for i in order]
     carried = [carried[i] for i in order]
     centroids = centroids[order]
-    position = nearest(z, centroids)
+    position, distance = nearest_centroids(z, centroids)
     labels = np.asarray(ids, dtype=np.int64)[position]
-    distance = centroid_distances(z, centroids)[np.arange(len(z)), position]
     thresholds = np.array([rounded(np.quantile(distance[position == i], settings.distance_quantile))
                            if (position == i).any() else 0.0 for i in range(len(ids))])
     segments = describe_segments(table, labels, prep.names, z)
