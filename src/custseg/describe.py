@@ -192,8 +192,10 @@ def describe_segments(
     extra = [f for f, _, _ in KEY_FACTS if f in features.columns and f not in feature_names]
     numeric = numeric.join(numeric_matrix(features, extra))
     model_space = _checked_scaled(scaled, len(features), feature_names)
+    # what every segment reads, made once: the rules' matrix and the categorical columns' codes
+    shared = {"X": numeric[feature_names].to_numpy(), "categorical": categorical_values(features)}
     drafts = [
-        _draft(features, numeric, model_space, labels, seg_id, feature_names)
+        _draft(features, numeric, model_space, labels, seg_id, feature_names, shared)
         for seg_id in np.unique(labels).tolist()
     ]
     names = unique_names(drafts)
@@ -287,15 +289,28 @@ def numeric_profile(
     return profile
 
 
-def categorical_profile(features: pd.DataFrame, mask: np.ndarray, top: int = 3) -> dict[str, list[dict]]:
-    """The ``top`` most common values of each categorical column, with segment and population shares."""
-    profile = {}
+def categorical_values(features: pd.DataFrame) -> dict[str, tuple[pd.Series, pd.Series]]:
+    """Per categorical column: its values as codes of the few distinct ones, and their population shares.
+
+    Made once for all segments: millions of customers' text is not copied for each segment.
+    """
+    out = {}
     for name in CATEGORICAL:
-        if name not in features.columns:
-            continue
-        values = features[name].astype("string").fillna("unknown").reset_index(drop=True)
-        population = values.value_counts(normalize=True)
+        if name in features.columns:
+            values = features[name].astype("string").fillna("unknown").astype("category").reset_index(drop=True)
+            out[name] = (values, values.value_counts(normalize=True))
+    return out
+
+
+def categorical_profile(features: pd.DataFrame, mask: np.ndarray, top: int = 3,
+                        prepared: dict[str, tuple[pd.Series, pd.Series]] | None = None) -> dict[str, list[dict]]:
+    """The ``top`` most common values of each categorical column, with segment and population shares.
+
+    ``prepared`` is :func:`categorical_values` of ``features``, when already made."""
+    profile = {}
+    for name, (values, population) in (prepared if prepared is not None else categorical_values(features)).items():
         segment = values[mask].value_counts(normalize=True)
+        segment = segment[segment > 0]  # a category column counts every value, also those not in the segment
         # Ties broken by value so that the order never depends on hashing.
         ranked = sorted(segment.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
         profile[name] = [
@@ -512,14 +527,16 @@ def rule_sample(rows: int) -> np.ndarray | slice:
     return np.sort(np.random.default_rng(RANDOM_STATE).choice(rows, size=RULE_SAMPLE, replace=False))
 
 
-def segment_rules(numeric: pd.DataFrame, mask: np.ndarray) -> tuple[list[str], dict[str, float]]:
+def segment_rules(numeric: pd.DataFrame, mask: np.ndarray, X: np.ndarray | None = None,
+                  ) -> tuple[list[str], dict[str, float]]:
     """Readable one-vs-rest rules (a depth-3 tree on the raw features) and how well they fit.
 
     A customer matches the segment when any rule holds. Fidelity: ``accuracy`` is the share of
     all customers the rules place correctly (in or out); ``precision`` the share of matched
-    customers really in the segment; ``recall`` the share of the segment matched.
+    customers really in the segment; ``recall`` the share of the segment matched. ``X`` is
+    ``numeric`` as a matrix, when already made.
     """
-    X = numeric.to_numpy()
+    X = numeric.to_numpy() if X is None else X
     learn = rule_sample(len(X))
     tree = DecisionTreeClassifier(
         max_depth=RULE_DEPTH,
@@ -632,13 +649,14 @@ def _draft(
     labels: np.ndarray,
     seg_id: int,
     feature_names: list[str],
+    shared: dict,
 ) -> dict:
     mask = labels == seg_id
     profile = {
         "numeric": numeric_profile(numeric, mask, model_space),
-        "categorical": categorical_profile(features, mask),
+        "categorical": categorical_profile(features, mask, prepared=shared["categorical"]),
     }
-    rules, fidelity = segment_rules(numeric[feature_names], mask)
+    rules, fidelity = segment_rules(numeric[feature_names], mask, shared["X"])
     return {
         "id": int(seg_id),
         "size": int(mask.sum()),
