@@ -10,7 +10,7 @@ from custseg.export import FORMULA_PREFIXES, safe_for_spreadsheet, write_table
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
 
 
-@pytest.mark.parametrize("dtype", ["str", object])
+@pytest.mark.parametrize("dtype", ["str", object, "category"])
 def test_text_cells_that_a_spreadsheet_would_run_get_a_quote(dtype):
     values = HOSTILE + ["plain", "a=b", None]
     df = pd.DataFrame({"name": pd.Series(values, dtype=dtype), "n": range(len(values))})

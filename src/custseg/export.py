@@ -59,6 +59,9 @@ def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
     out = df.copy(deep=False)  # copy-on-write: replacing a column below leaves df as it is
     for col in out.columns:
         values = out[col]
+        if isinstance(values.dtype, pd.CategoricalDtype):  # its text is what a spreadsheet reads
+            values = values.astype(object if values.cat.categories.dtype == object else "str")
+            out[col] = values
         if pd.api.types.is_string_dtype(values) and values.dtype != object:
             hit = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
             if hit.any():
