@@ -193,7 +193,11 @@ def describe_segments(
     numeric = numeric.join(numeric_matrix(features, extra))
     model_space = _checked_scaled(scaled, len(features), feature_names)
     # what every segment reads, made once: the rules' matrix and the categorical columns' codes
-    shared = {"X": numeric[feature_names].to_numpy(), "categorical": categorical_values(features)}
+    shared = {"X": numeric[feature_names].to_numpy(), "categorical": categorical_values(features),
+              "population": {name: population_stats(numeric[name].to_numpy()) for name in numeric.columns}}
+    if model_space is not None:
+        shared["population"].update({f"model:{name}": population_stats(model_space[name].to_numpy())
+                                     for name in model_space.columns})
     drafts = [
         _draft(features, numeric, model_space, labels, seg_id, feature_names, shared)
         for seg_id in np.unique(labels).tolist()
@@ -251,40 +255,53 @@ def _number(value: float, digits: int = 4) -> float | None:
     return None if np.isnan(value) else round(value, digits)
 
 
-def _standardised(segment: np.ndarray, population: np.ndarray) -> float:
-    """(segment mean - population mean) / population std, NaN ignored; 0 for a constant feature."""
-    if np.isnan(segment).all():
-        return float("nan")
-    std = np.nanstd(population)
-    if not std > 0:
-        return 0.0
-    return float((np.nanmean(segment) - np.nanmean(population)) / std)
-
-
 def _nan_stat(values: np.ndarray, stat) -> float:
     return float("nan") if np.isnan(values).all() else float(stat(values))
 
 
+def population_stats(values: np.ndarray) -> dict[str, float]:
+    """Mean, median and standard deviation (NaN ignored) and missing share of a whole column."""
+    return {"mean": _nan_stat(values, np.nanmean), "median": _nan_stat(values, np.nanmedian),
+            "std": _nan_stat(values, np.nanstd), "missing": float(np.isnan(values).mean())}
+
+
+def _standardised(segment: np.ndarray, population: dict[str, float]) -> float:
+    """(segment mean - population mean) / population std, NaN ignored; 0 for a constant feature."""
+    if np.isnan(segment).all():
+        return float("nan")
+    if not population["std"] > 0:
+        return 0.0
+    return float((np.nanmean(segment) - population["mean"]) / population["std"])
+
+
 def numeric_profile(
-    numeric: pd.DataFrame, mask: np.ndarray, model_space: pd.DataFrame | None
+    numeric: pd.DataFrame, mask: np.ndarray, model_space: pd.DataFrame | None,
+    population: dict[str, dict[str, float]] | None = None,
 ) -> dict[str, dict[str, float | None]]:
-    """Per feature: segment and population mean/median, missing shares, standardised differences."""
+    """Per feature: segment and population mean/median, missing shares, standardised differences.
+
+    ``population`` holds :func:`population_stats` of the columns (``numeric``'s by name, the model
+    space's as ``model:<name>``), when already computed: they are the same for every segment.
+    """
+    population = {} if population is None else population
     profile = {}
     for name in numeric.columns:
         column = numeric[name].to_numpy()
+        whole = population.get(name) or population_stats(column)
         part = column[mask]
         entry = {
             "mean": _number(_nan_stat(part, np.nanmean)),
             "median": _number(_nan_stat(part, np.nanmedian)),
-            "population_mean": _number(_nan_stat(column, np.nanmean)),
-            "population_median": _number(_nan_stat(column, np.nanmedian)),
-            "std_diff": _number(_standardised(part, column), 3),
+            "population_mean": _number(whole["mean"]),
+            "population_median": _number(whole["median"]),
+            "std_diff": _number(_standardised(part, whole), 3),
             "missing_share": _number(np.isnan(part).mean()),
-            "population_missing_share": _number(np.isnan(column).mean()),
+            "population_missing_share": _number(whole["missing"]),
         }
         if model_space is not None and name in model_space.columns:
             space = model_space[name].to_numpy()
-            entry["model_std_diff"] = _number(_standardised(space[mask], space), 3)
+            space_whole = population.get(f"model:{name}") or population_stats(space)
+            entry["model_std_diff"] = _number(_standardised(space[mask], space_whole), 3)
         profile[name] = entry
     return profile
 
@@ -653,7 +670,7 @@ def _draft(
 ) -> dict:
     mask = labels == seg_id
     profile = {
-        "numeric": numeric_profile(numeric, mask, model_space),
+        "numeric": numeric_profile(numeric, mask, model_space, shared["population"]),
         "categorical": categorical_profile(features, mask, prepared=shared["categorical"]),
     }
     rules, fidelity = segment_rules(numeric[feature_names], mask, shared["X"])
