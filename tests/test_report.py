@@ -10,6 +10,7 @@ import pytest
 from markupsafe import escape
 from plotly.offline import get_plotlyjs
 
+from custseg.errors import InputError
 from custseg.features import default_as_of
 from custseg.ingest import load
 from custseg.report import build_report
@@ -263,3 +264,6 @@ def test_report_reads_only_what_it_draws_from_parquet_tables(synth_dir, model_pa
     subset = read_feature_table(paths["features_df"], model.feature_names)
     assert list(subset.columns) == model.feature_names
     assert subset.equals(table[model.feature_names])
+    with pytest.raises(InputError, match="not a column of a feature table") as refused:
+        read_feature_table(paths["features_df"], ["monetary", "lifetime_value"])
+    assert refused.value.column == "lifetime_value"

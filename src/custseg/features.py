@@ -399,6 +399,10 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd
             present = list(pd.read_csv(path, nrows=0).columns)
     except (OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"cannot be read as a feature table ({type(exc).__name__})", file=path) from None
+    unknown = [c for c in columns or () if c not in FEATURE_DTYPES]
+    if unknown:
+        raise InputError("not a column of a feature table written by custseg features", file=path,
+                         column=unknown[0])
     wanted = {c: FEATURE_DTYPES[c] for c in columns} if columns is not None else FEATURE_DTYPES
     missing = [c for c in FEATURE_DTYPES if c not in present]
     if missing:
