@@ -51,3 +51,37 @@ def test_a_carriage_return_in_a_cell_does_not_split_its_row(tmp_path):
     assert back["n"].tolist() == [1, 2, 3]
     write_table(df.iloc[1:], tmp_path / "u.csv")  # without one, only cells that need it are quoted
     assert (tmp_path / "u.csv").read_text() == 'city,n\n"c\nd",2\nplain,3\n'
+
+
+def test_large_tables_are_written_as_pandas_would_write_them(tmp_path, monkeypatch):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    floats = np.concatenate([rng.random(2000) * 1000, rng.standard_normal(500) * 1e8, rng.random(500) * 1e-6,
+                             [1e16, 1e22, 0.1, 1 / 3, 2.0, 1e-05, np.nan, -0.0, 5e-324, 123456789012345678.0]])
+    n = len(floats)
+    df = pd.DataFrame({
+        "customer_unique_id": pd.Series([None if i % 11 == 0 else f"c{i:05x}, \"{i}\"" for i in range(n)], dtype="str"),
+        "segment_id": np.arange(n, dtype=np.int64) % 5,
+        "distance": floats,
+        "outlier": np.arange(n) % 3 == 0,
+        "frequency": pd.array([None if i % 13 == 0 else i for i in range(n)], dtype="Int64"),
+    })
+    expected = df.to_csv(index=False, lineterminator="\n")
+
+    def slow(*args, **kwargs):
+        raise AssertionError("written by pandas, not DuckDB")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", slow)
+    write_table(df, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text() == expected
+    back = pd.read_csv(tmp_path / "t.csv", dtype={"customer_unique_id": str})
+    np.testing.assert_array_equal(back["distance"].to_numpy(), floats)  # exact round trip
+    assert back["outlier"].tolist() == df["outlier"].tolist()
+
+
+def test_other_columns_are_written_by_pandas(tmp_path):
+    df = pd.DataFrame({"when": pd.to_datetime(["2018-01-02 00:00:00", "2018-03-04 05:06:07"]),
+                       "mixed": pd.Series(["=1+1", 3], dtype=object)})
+    write_table(df, tmp_path / "t.csv")
+    assert (tmp_path / "t.csv").read_text() == "when,mixed\n2018-01-02 00:00:00,'=1+1\n2018-03-04 05:06:07,3\n"
