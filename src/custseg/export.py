@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from .errors import InputError
@@ -131,7 +130,9 @@ def _copy_csv(df: pd.DataFrame, path: Path) -> bool:
             return f"CASE WHEN {quoted} THEN 'True' WHEN NOT {quoted} THEN 'False' END AS {quoted}"
         return quoted
 
-    with duckdb.connect(config={"memory_limit": "1GB"}) as con:
+    from .ingest import connect  # DuckDB within custseg's memory budget, spilling to a temporary folder
+
+    with connect() as con:
         con.register("frame", pa.Table.from_pandas(df, preserve_index=False))
         target = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"COPY (SELECT {', '.join(map(column, df.columns))} FROM frame) TO {target} "
