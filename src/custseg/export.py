@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import InputError
+from .ingest import connect
 
 #: A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -50,6 +51,11 @@ def neutralise_formula(value: object) -> object:
     return value
 
 
+def _is_text(dtype) -> bool:
+    """Whether ``dtype`` is pandas' text dtype (object columns may hold anything)."""
+    return dtype != object and pd.api.types.is_string_dtype(dtype)
+
+
 def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
     """``df`` with its text cells that a spreadsheet program would execute prefixed with a quote.
 
@@ -62,7 +68,7 @@ def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
         if isinstance(values.dtype, pd.CategoricalDtype):  # its text is what a spreadsheet reads
             values = values.astype(object if values.cat.categories.dtype == object else "str")
             out[col] = values
-        if pd.api.types.is_string_dtype(values) and values.dtype != object:
+        if _is_text(values.dtype):
             hit = values.str.startswith(FORMULA_PREFIXES).fillna(False).astype(bool)
             if hit.any():
                 out[col] = values.mask(hit, "'" + values[hit])
@@ -75,7 +81,7 @@ def _has_carriage_return(df: pd.DataFrame) -> bool:
     """Whether a text cell of ``df`` holds a carriage return."""
     for col in df.columns:
         values = df[col]
-        if pd.api.types.is_string_dtype(values) and values.dtype != object:
+        if _is_text(values.dtype):
             if values.str.contains("\r", regex=False).fillna(False).astype(bool).any():
                 return True
         elif values.dtype == object and any(isinstance(v, str) and "\r" in v for v in values):
@@ -105,10 +111,8 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 def _plain_columns(df: pd.DataFrame) -> bool:
     """Whether every column of ``df`` is text (not object), an integer, a float64 or a boolean."""
     def plain(dtype) -> bool:
-        if dtype == object:
-            return False
-        return (pd.api.types.is_string_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)
-                or pd.api.types.is_integer_dtype(dtype) or dtype == "float64")
+        return (_is_text(dtype) or pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
+                or dtype == "float64")
     return df.columns.is_unique and all(isinstance(c, str) for c in df.columns) and all(map(plain, df.dtypes))
 
 
@@ -130,9 +134,7 @@ def _copy_csv(df: pd.DataFrame, path: Path) -> bool:
             return f"CASE WHEN {quoted} THEN 'True' WHEN NOT {quoted} THEN 'False' END AS {quoted}"
         return quoted
 
-    from .ingest import connect  # DuckDB within custseg's memory budget, spilling to a temporary folder
-
-    with connect() as con:
+    with connect() as con:  # within custseg's memory budget, spilling to a temporary folder
         con.register("frame", pa.Table.from_pandas(df, preserve_index=False))
         target = "'" + str(path).replace("'", "''") + "'"
         con.execute(f"COPY (SELECT {', '.join(map(column, df.columns))} FROM frame) TO {target} "

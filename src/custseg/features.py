@@ -282,9 +282,9 @@ def default_as_of(ds: Dataset) -> date:
     return latest.date() + timedelta(days=1)
 
 
-def typed_features(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` with exactly the feature columns, in order, with the contract's dtypes."""
-    return df[list(FEATURE_DTYPES)].astype(FEATURE_DTYPES).reset_index(drop=True)
+def typed_features(df: pd.DataFrame, dtypes: dict[str, str] = FEATURE_DTYPES) -> pd.DataFrame:
+    """``df`` with exactly the feature columns (``dtypes``' keys), in order, with the contract's dtypes."""
+    return df[list(dtypes)].astype(dtypes).reset_index(drop=True)
 
 
 def customer_features(
@@ -416,7 +416,7 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd
             text = [c for c, t in wanted.items() if t == "str"]
             table = pd.read_csv(path, usecols=list(wanted), dtype=dict.fromkeys(text, str),
                                 keep_default_na=False, na_values={c: [""] for c in wanted if c not in text})
-        return released(table[list(wanted)].astype(wanted).reset_index(drop=True))
+        return released(typed_features(table, wanted))
     except (ValueError, TypeError, pa.ArrowException) as exc:
         column = next((c for c in wanted if c in str(exc)), None)
         raise InputError(f"a value does not have the feature table's type ({type(exc).__name__})",

@@ -145,12 +145,12 @@ def build_report(
     try:
         day = day or (parse_as_of(model.as_of) if model is not None else default_as_of(ds))
         sections = [data_section(ds)]
-        if model is not None:  # what the Segments section draws: the model's features, segments, RFM names
+        meta = [("data", ds.root.name or str(ds.root)), ("as of", day.isoformat())]
+        if model is not None:
+            # what the Segments section draws: the model's features, segments, RFM names
             derive = assignment_df is None or rfm_df is None  # from the whole feature table
             features_df = _frame(features_df, None if derive else model.feature_names, features=True)
             assignment_df, rfm_df = _frame(assignment_df, ["segment_id"]), _frame(rfm_df, ["segment"])
-        meta = [("data", ds.root.name or str(ds.root)), ("as of", day.isoformat())]
-        if model is not None:
             given = features_df is not None and assignment_df is not None and rfm_df is not None
             # with every table given, this section is Python's work: DuckDB's tables may wait on disk
             with idle(ds) if given else nullcontext():
