@@ -40,11 +40,18 @@ def _root() -> None:
 
 def main() -> None:
     """Entry point of the ``custseg`` script: run the app, turn known errors into one line."""
+    import os
+
+    from .errors import as_user_error
+
     try:
         app()
-    except CustsegError as exc:
-        err_console.print(f"error: {exc.message}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(exc.exit_code)
+    except Exception as exc:  # one line and a documented exit code; the traceback only when debugging
+        if os.environ.get("CUSTSEG_DEBUG") and not isinstance(exc, CustsegError):
+            raise
+        error = as_user_error(exc)
+        err_console.print(f"error: {error.message}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(error.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted")
         sys.exit(130)

@@ -1,10 +1,13 @@
 """Errors a user can act on: one line for a human, an exit code for the CLI.
 
 Input problems raise :class:`InputError`; its message names the file, the column
-(when there is one) and the problem, on one line. The CLI prints it and exits 2.
+(when there is one) and the problem, on one line. The CLI prints it and exits 2. An output that
+cannot be written raises :class:`OutputError` and running out of memory :class:`ResourceError`
+(exit 4). :func:`as_user_error` turns any exception into the one line the CLI prints.
 """
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 
@@ -48,3 +51,89 @@ class InputError(CustsegError):
 
 class ModelFileError(InputError):
     """A model (or other JSON artefact) that does not validate: tampered, truncated, foreign."""
+
+
+class OutputError(CustsegError):
+    """An output cannot be written: a read-only or full disk, a file where a folder is needed, ...
+
+    The message names the path and what to do. Exit code 4.
+    """
+
+    exit_code = 4
+
+    def __init__(self, problem: str, *, path: str | Path | None = None):
+        super().__init__(f"cannot write {path}: {problem}" if path is not None else problem)
+        self.path = str(path) if path is not None else None
+        self.problem = problem
+
+
+class ResourceError(CustsegError):
+    """The machine ran out of something (memory): the message names it and what to do. Exit code 4."""
+
+    exit_code = 4
+
+
+class InternalError(CustsegError):
+    """An exception nobody expected: a bug, reported in one line. Exit code 1."""
+
+    exit_code = 1
+
+
+#: What a user can do about an OSError when writing, by errno.
+_OS_ADVICE = {
+    errno.ENOSPC: "no space left on the device: free disk space or write elsewhere",
+    errno.EDQUOT: "disk quota exceeded: free disk space or write elsewhere",
+    errno.EFBIG: "file too large for this file system or process limit: write elsewhere",
+    errno.EROFS: "the file system is read-only: write elsewhere",
+    errno.EACCES: "permission denied: write to a folder you may write to",
+    errno.EPERM: "operation not permitted: write to a folder you may write to",
+    errno.ENOTDIR: "a part of the path is a file, not a folder: choose another path",
+    errno.EEXIST: "a part of the path exists and is not a folder: choose another path",
+    errno.EISDIR: "is a folder, expected a file path",
+    errno.ENAMETOOLONG: "the file name is too long for the file system: choose a shorter name",
+}
+
+
+def _memory_advice(what: str) -> ResourceError:
+    from os import environ
+
+    budget = environ.get("CUSTSEG_DUCKDB_MEMORY", "3GB")
+    return ResourceError(
+        f"out of memory ({what}): DuckDB's budget is CUSTSEG_DUCKDB_MEMORY={budget}; if the machine has "
+        "more free memory, raise it (e.g. CUSTSEG_DUCKDB_MEMORY=8GB); if the process itself ran out, "
+        "lower it (e.g. 1GB) to leave more to the rest, or free memory or use a smaller input")
+
+
+def _is(exc: BaseException, module: str, name: str) -> bool:
+    """Whether ``exc`` is an instance of ``module.name`` (checked only when that module is loaded)."""
+    import sys
+
+    mod = sys.modules.get(module)
+    cls = getattr(mod, name, None) if mod is not None else None
+    return isinstance(cls, type) and isinstance(exc, cls)
+
+
+def as_user_error(exc: BaseException) -> CustsegError:
+    """``exc`` as the one-line error the CLI prints (with its exit code).
+
+    A :class:`CustsegError` is itself. An ``OSError`` naming a path (read-only, full disk, a file
+    where a folder is needed, a name too long) is an :class:`OutputError`; running out of memory
+    (``MemoryError``, DuckDB's ``OutOfMemoryException``, Arrow's ``ArrowMemoryError``) a
+    :class:`ResourceError` with advice about ``CUSTSEG_DUCKDB_MEMORY``; a DuckDB I/O error about a
+    full disk an :class:`OutputError`. Anything else is a bug: an internal error, exit code 1.
+    """
+    if isinstance(exc, CustsegError):
+        return exc
+    if isinstance(exc, MemoryError) or _is(exc, "pyarrow", "ArrowMemoryError"):
+        return _memory_advice("Python and Arrow")
+    if _is(exc, "duckdb", "OutOfMemoryException"):
+        return _memory_advice("DuckDB")
+    if isinstance(exc, OSError) and exc.errno in _OS_ADVICE:
+        path = exc.filename if exc.filename is not None else None
+        return OutputError(_OS_ADVICE[exc.errno], path=path)
+    if _is(exc, "duckdb", "IOException") and "no space left" in str(exc).lower():
+        return OutputError(_OS_ADVICE[errno.ENOSPC] + " (DuckDB's temporary files count too: see TMPDIR)")
+    text = " ".join(str(exc).split())
+    if len(text) > 300:
+        text = text[:300] + "..."
+    return InternalError(f"internal error: {type(exc).__name__}: {text} (run with --debug for the traceback)")
