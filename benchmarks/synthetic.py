@@ -1,25 +1,43 @@
-"""Synthetic benchmark data, generated once and cached in bench-output/ (shared by the benchmarks)."""
+"""Synthetic benchmark data, generated once and cached outside the repository (shared by the benchmarks).
+
+The cache is ``$CUSTSEG_BENCH_DATA`` when set, else ``~/.cache/custseg-bench``: several gigabytes
+at 5M and 10M orders, kept out of every working copy and shared by them. A dataset is generated
+into a temporary folder and renamed into place when complete, under a lock, so that two benchmarks
+started at once generate it once and never read half a dataset.
+"""
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import shutil
 import time
 from pathlib import Path
 
-CACHE = Path(__file__).resolve().parents[1] / "bench-output"
+CACHE = Path(os.environ.get("CUSTSEG_BENCH_DATA", Path.home() / ".cache" / "custseg-bench"))
 
 
 def synthetic_data(orders: int) -> Path:
-    """A cached synthetic dataset of about ``orders`` orders."""
+    """A cached synthetic dataset of about ``orders`` orders (generated on first use)."""
     from custseg.synth import customers_for_orders, generate
 
     data = CACHE / f"synth-{orders // 1000}k-orders"
     ready = data / "benchmark-ready.json"
     if ready.is_file():
         return data
-    customers = customers_for_orders(orders)
-    print(f"generating {customers:,} customers (~{orders:,} orders) into {data} ...", flush=True)
-    start = time.perf_counter()
-    summary = generate(data, customers=customers, seed=0)
-    ready.write_text(json.dumps({"customers": customers, "orders": summary.orders,
-                                 "generate_seconds": round(time.perf_counter() - start, 1)}))
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with (CACHE / f".{data.name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if ready.is_file():  # made by another process while this one waited
+            return data
+        customers = customers_for_orders(orders)
+        print(f"generating {customers:,} customers (~{orders:,} orders) into {data} ...", flush=True)
+        start = time.perf_counter()
+        partial = CACHE / f".{data.name}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        summary = generate(partial, customers=customers, seed=0)
+        (partial / ready.name).write_text(json.dumps({"customers": customers, "orders": summary.orders,
+                                                      "generate_seconds": round(time.perf_counter() - start, 1)}))
+        shutil.rmtree(data, ignore_errors=True)
+        partial.rename(data)
     return data
