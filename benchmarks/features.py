@@ -1,180 +1,167 @@
-"""Benchmark: load + customer features against DuckDB's bare scan of the same files.
+"""Benchmark: ``custseg features`` beside DuckDB's bare scan and two peers computing the same table.
 
 For synthetic Olist data of about 1M and 5M orders (generated once by ``custseg.synth`` and
-cached under ``bench-output/``), measure in a fresh subprocess each:
+cached outside the repository, see ``synthetic.py``), each of these runs as a whole process,
+``--repeat`` times, interleaved (so that other load on a shared machine hits them alike):
 
-* the baseline: DuckDB reading every CSV in full (``count`` of each file's last column);
-* what ``custseg features`` does: the contract load of the tables and columns the features read
-  (``FEATURE_COLUMNS``, with the same refusals as a full load), then the feature query, into a
-  pandas DataFrame;
-* for reference, the floor: the same query on the files read straight into typed tables, with no
-  contract (ids as text, nothing checked, no pandas), within the same memory budget.
+* **scan**: DuckDB reading every CSV in full (``count`` of each file's last column), the floor;
+* **custseg**: ``custseg features DATA --as-of D -o features.parquet``, the command as users run it
+  (the checked load, the feature query, the written table), within the memory budget that follows
+  the machine; **custseg 3GB**: the same with ``CUSTSEG_DUCKDB_MEMORY=3GB``;
+* **polars**: ``features_polars.py``, the same feature table as one lazy Polars plan;
+* **pandas**: ``features_pandas.py``, the same table as a notebook computes it.
 
-It prints seconds, peak RSS and the ratio. Targets: features within 3x the bare scan; peak RSS
-under 4 GB at 5M orders. Run: ``.venv/bin/python benchmarks/features.py [--orders 1000000,5000000]``.
+Every output is read back and compared (customers and the sums of frequency and monetary). It
+prints medians of wall seconds, CPU seconds (user + system of the process and its threads) and
+peak RSS, and each as a ratio to the scan's median. Targets: custseg within 3.5x the scan at 1M
+orders, 7x at 5M with a peak RSS under 6 GB.
+
+Run: ``.venv/bin/python benchmarks/features.py [--orders 1000000,5000000] [--repeat 3]``
+(``pip install -e '.[bench]'`` for Polars).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 from synthetic import synthetic_data
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "bench-output"
-TARGET_RATIO = 3.0
-TARGET_RSS_GB = 4.0
+HERE = Path(__file__).resolve().parent
+TARGETS = {1_000_000: (3.5, None), 5_000_000: (7.0, 6.0)}  # orders: (wall ratio, peak RSS GB)
 
 
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MB (Linux reports kB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_seconds() -> float:
-    """CPU time (user + system, all threads) this process has used so far."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
-def measure_scan(data: Path) -> dict:
-    """Seconds and peak RSS of DuckDB reading every CSV of ``data`` in full."""
+def scan(data: Path) -> int:
+    """DuckDB reading every CSV of ``data`` in full; the rows read."""
     import duckdb
 
     con = duckdb.connect()
-    start, cpu_start = time.perf_counter(), cpu_seconds()
     rows = 0
     for csv in sorted(data.glob("*.csv")):
         if csv.name == "truth.csv":
             continue
         last = con.execute(f"SELECT * FROM read_csv('{csv}', header=true) LIMIT 0").description[-1][0]
-        rows += con.execute(f"SELECT count(\"{last}\") FROM read_csv('{csv}', header=true)").fetchone()[0]
-    return {"seconds": time.perf_counter() - start, "cpu_seconds": cpu_seconds() - cpu_start,
-            "peak_rss_mb": peak_rss_mb(), "rows": rows}
+        rows += con.execute(f"SELECT count(\"{last}\") FROM read_csv('{csv}', header=true)").fetchall()[0][0]
+    return rows
 
 
-def measure_features(data: Path) -> dict:
-    """Seconds (load, features, total) and peak RSS of loading ``data`` and computing its features."""
-    from custseg.features import customer_features, default_as_of
-    from custseg.ingest import load
-    from custseg.schema import FEATURE_COLUMNS
-
-    start, cpu_start = time.perf_counter(), cpu_seconds()
-    ds = load(data, columns=FEATURE_COLUMNS)  # as custseg features (and fit, assign...) load DATA
-    loaded = time.perf_counter()
-    as_of = default_as_of(ds)
-    table = customer_features(ds, as_of)
-    done = time.perf_counter()
+def commands(data: Path, as_of: str, out: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
+    """The measured processes: name -> (command line, extra environment)."""
+    python = sys.executable
+    custseg = [python, "-m", "custseg", "features", str(data), "--as-of", as_of, "-o", str(out / "custseg.parquet")]
     return {
-        "seconds": done - start,
-        "cpu_seconds": cpu_seconds() - cpu_start,
-        "load_seconds": loaded - start,
-        "features_seconds": done - loaded,
-        "peak_rss_mb": peak_rss_mb(),
-        "customers": len(table),
-        "orders": ds.rows["orders"],
-        "as_of": as_of.isoformat(),
+        "scan": ([python, __file__, "--scan", str(data)], {}),
+        "custseg": (custseg, {}),
+        "custseg 3GB": (custseg[:-1] + [str(out / "custseg-3gb.parquet")], {"CUSTSEG_DUCKDB_MEMORY": "3GB"}),
+        "polars": ([python, str(HERE / "features_polars.py"), str(data), as_of, str(out / "polars.parquet")], {}),
+        "pandas": ([python, str(HERE / "features_pandas.py"), str(data), as_of, str(out / "pandas.parquet")], {}),
     }
 
 
-def measure_floor(data: Path) -> dict:
-    """Seconds of the feature query alone, with no contract: the files read with their types
-    straight into tables (ids as text, nothing checked), within the same memory budget.
-
-    Not something custseg offers (unchecked data); it shows what the computation itself costs
-    beside the bare scan, whatever the load does.
-    """
-    from custseg.features import default_as_of, feature_sql, run_staged
-    from custseg.ingest import connect, find_file
-    from custseg.schema import FEATURE_COLUMNS, TABLES
-
-    con = connect()
-    start, cpu_start = time.perf_counter(), cpu_seconds()
-    for name, wanted in FEATURE_COLUMNS.items():
-        spec = TABLES[name]
-        types = ", ".join(f"'{c}': '{t}'" for c, t in spec.columns.items() if c in wanted)
-        select = ", ".join(f'"{c}"' for c in spec.columns if c in wanted)
-        con.execute(f"CREATE TABLE {name} AS SELECT {select} FROM read_csv('{find_file(data, spec)}', "
-                    f"header = true, types = {{{types}}}, quote = '\"', escape = '\"')")
-    loaded = time.perf_counter()
-    as_of = con.execute("SELECT CAST(max(order_purchase_timestamp) AS DATE) + 1 FROM orders").fetchall()[0][0]
-    con.execute("SET preserve_insertion_order = false")
-    rows = run_staged(con, feature_sql(as_of)).num_rows
-    done = time.perf_counter()
-    return {"seconds": done - start, "cpu_seconds": cpu_seconds() - cpu_start, "load_seconds": loaded - start,
-            "features_seconds": done - loaded, "peak_rss_mb": peak_rss_mb(), "customers": rows}
-
-
-def in_subprocess(kind: str, data: Path) -> dict:
-    """Run one measurement in a fresh interpreter, so that each peak RSS is its own."""
-    proc = subprocess.run(
-        [sys.executable, __file__, "--measure", kind, str(data)], capture_output=True, text=True, check=False
-    )
+def run_once(argv: list[str], env: dict[str, str]) -> dict:
+    """Wall seconds, CPU seconds and peak RSS (MB) of one process running ``argv``."""
+    environ = {k: v for k, v in os.environ.items() if k != "CUSTSEG_DUCKDB_MEMORY"}
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, env={**environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    stderr = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
     if proc.returncode != 0:
-        raise SystemExit(f"{kind} measurement failed:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+        raise SystemExit(f"{' '.join(argv)} failed ({proc.returncode}):\n{stderr}")
+    return {"wall": wall, "cpu": usage.ru_utime + usage.ru_stime, "rss_mb": usage.ru_maxrss / 1024}
 
 
-def report(orders: int) -> dict:
+def outputs_agree(out: Path) -> dict[str, tuple]:
+    """Per written table: customers, sum of frequency, sum of monetary (rounded to cents)."""
+    import duckdb
+
+    found = {}
+    for path in sorted(out.glob("*.parquet")):
+        n, f, m = duckdb.sql(f"SELECT count(*), sum(frequency), round(sum(monetary), 2) FROM '{path}'").fetchall()[0]
+        found[path.stem] = (n, int(f), float(m))
+    return found
+
+
+def latest_day(data: Path) -> str:
+    """The day after the latest purchase: the as-of date every process is given."""
+    import duckdb
+
+    day = duckdb.sql(f"SELECT CAST(max(order_purchase_timestamp) AS DATE) + 1 FROM read_csv("
+                     f"'{data / 'olist_orders_dataset.csv'}', header=true)").fetchall()[0][0]
+    return day.isoformat()
+
+
+def measure(orders: int, repeat: int, only: list[str] | None) -> dict:
     data = synthetic_data(orders)
-    in_subprocess("scan", data)  # warm the page cache so that both measurements read from memory
-    scan = in_subprocess("scan", data)
-    feats = in_subprocess("features", data)
-    floor = in_subprocess("floor", data)
-    size_mb = sum(f.stat().st_size for f in data.glob("*.csv")) / 1e6
-    return {"data": data.name, "size_mb": size_mb, "scan": scan, "features": feats, "floor": floor,
-            "ratio": feats["seconds"] / scan["seconds"], "cpu_ratio": feats["cpu_seconds"] / scan["cpu_seconds"],
-            "floor_ratio": floor["seconds"] / scan["seconds"],
-            "query_floor_ratio": floor["features_seconds"] / scan["seconds"]}
+    as_of = latest_day(data)
+    with tempfile.TemporaryDirectory(prefix="custseg-bench-") as tmp:
+        out = Path(tmp)
+        todo = {k: v for k, v in commands(data, as_of, out).items() if not only or k in only or k == "scan"}
+        run_once(*todo["scan"])  # warm the page cache: every process reads the files from memory
+        runs: dict[str, list[dict]] = {name: [] for name in todo}
+        for _ in range(repeat):
+            for name, (argv, env) in todo.items():
+                runs[name].append(run_once(argv, env))
+        agree = outputs_agree(out)
+    ready = json.loads((data / "benchmark-ready.json").read_text())
+    medians = {name: {k: statistics.median(r[k] for r in rs) for k in ("wall", "cpu", "rss_mb")}
+               for name, rs in runs.items()}
+    return {"data": data.name, "orders": ready["orders"], "as_of": as_of, "medians": medians, "runs": runs,
+            "outputs": agree, "size_mb": sum(f.stat().st_size for f in data.glob("*.csv")) / 1e6}
 
 
-def print_report(rows: list[dict]) -> None:
+def print_report(results: list[dict], repeat: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="custseg features vs DuckDB bare CSV scan (each in its own process)")
-    for column in ("data", "orders", "customers", "CSV MB", "scan s", "scan CPU s", "scan RSS MB",
-                   "load s", "features s", "load+features s", "CPU s", "RSS MB", "ratio", "CPU ratio"):
-        table.add_column(column, justify="right")
-    for r in rows:
-        f, s = r["features"], r["scan"]
-        table.add_row(r["data"], f"{f['orders']:,}", f"{f['customers']:,}", f"{r['size_mb']:,.0f}",
-                      f"{s['seconds']:.1f}", f"{s['cpu_seconds']:.1f}", f"{s['peak_rss_mb']:,.0f}",
-                      f"{f['load_seconds']:.1f}", f"{f['features_seconds']:.1f}", f"{f['seconds']:.1f}",
-                      f"{f['cpu_seconds']:.1f}", f"{f['peak_rss_mb']:,.0f}", f"{r['ratio']:.2f}",
-                      f"{r['cpu_ratio']:.2f}")
-    # wall-clock seconds suffer when other processes share the cores; CPU seconds much less
-    console = Console(width=200)
-    console.print(table)
-    for r in rows:
-        fl = r["floor"]
-        console.print(f"{r['data']}: without the contract (typed read, text ids, no checks) "
-                      f"{fl['load_seconds']:.1f} s load + {fl['features_seconds']:.1f} s query = "
-                      f"{r['floor_ratio']:.2f}x the scan; the query alone {r['query_floor_ratio']:.2f}x")
-    for r in rows:
-        ratio_ok = r["ratio"] <= TARGET_RATIO
-        rss_ok = r["features"]["peak_rss_mb"] / 1024 <= TARGET_RSS_GB
-        console.print(f"{r['data']}: ratio {r['ratio']:.2f} (target <= {TARGET_RATIO}: "
-                      f"{'met' if ratio_ok else 'MISSED'}), peak RSS {r['features']['peak_rss_mb'] / 1024:.2f} GB "
-                      f"(target <= {TARGET_RSS_GB} GB: {'met' if rss_ok else 'MISSED'})")
+    console = Console(width=160)
+    for r in results:
+        table = Table(title=f"{r['data']}: {r['orders']:,} orders, {r['size_mb']:,.0f} MB of CSV, as of {r['as_of']} "
+                            f"(medians of {repeat} runs, whole processes)")
+        for column in ("process", "wall s", "CPU s", "peak RSS GB", "wall / scan", "CPU / scan", "customers"):
+            table.add_column(column, justify="right")
+        base = r["medians"]["scan"]
+        for name, m in r["medians"].items():
+            customers = r["outputs"].get(name.replace(" 3GB", "-3gb"), ("",))[0]
+            table.add_row(name, f"{m['wall']:.2f}", f"{m['cpu']:.2f}", f"{m['rss_mb'] / 1024:.2f}",
+                          f"{m['wall'] / base['wall']:.2f}x", f"{m['cpu'] / base['cpu']:.2f}x",
+                          f"{customers:,}" if customers != "" else "")
+        console.print(table)
+        sums = set(r["outputs"].values())
+        console.print(f"outputs {'agree' if len(sums) == 1 else 'DIFFER'}: {r['outputs']}")
+        ratio, rss = TARGETS.get(r["orders"] // 1_000_000 * 1_000_000, (None, None))
+        c = r["medians"].get("custseg")
+        if ratio and c:
+            met = c["wall"] / base["wall"] <= ratio and (rss is None or c["rss_mb"] / 1024 < rss)
+            console.print(f"target: custseg <= {ratio}x the scan" + (f", peak RSS < {rss} GB" if rss else "")
+                          + f": {'met' if met else 'MISSED'}")
+    console.print("Wall seconds suffer when other processes share the cores; CPU seconds much less.")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", default="1000000,5000000", help="comma-separated dataset sizes in orders")
-    parser.add_argument("--measure", nargs=2, metavar=("KIND", "DIR"), help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each process (the median is shown)")
+    parser.add_argument("--only", help="comma-separated processes to run besides the scan (e.g. custseg,polars)")
+    parser.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
+    parser.add_argument("--scan", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.measure:
-        kind, data = args.measure
-        measure = {"scan": measure_scan, "features": measure_features, "floor": measure_floor}[kind]
-        print(json.dumps(measure(Path(data))))
+    if args.scan:
+        print(scan(args.scan))
         return
-    print_report([report(int(n)) for n in args.orders.split(",")])
+    only = args.only.split(",") if args.only else None
+    results = [measure(int(n), args.repeat, only) for n in args.orders.split(",")]
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    print_report(results, args.repeat)
 
 
 if __name__ == "__main__":

@@ -321,3 +321,22 @@ def test_idle_puts_duckdb_on_a_small_budget_and_restores_it(synth_dir):
         assert ds.scalar("SELECT current_setting('memory_limit')") != before
         assert ds.con.execute(totals).fetchall() == expected  # the tables are still there
     assert ds.scalar("SELECT current_setting('memory_limit')") == before
+
+
+def test_memory_budget_follows_the_machine_unless_set(monkeypatch):
+    from types import SimpleNamespace
+
+    import psutil
+
+    from custseg.ingest import MEMORY_SHARE, MIN_MEMORY, connect, memory_budget
+
+    monkeypatch.delenv("CUSTSEG_DUCKDB_MEMORY", raising=False)
+    for available in (64 << 30, 12 << 30, 1 << 30):
+        monkeypatch.setattr(psutil, "virtual_memory", lambda a=available: SimpleNamespace(available=a))
+        assert memory_budget() == f"{max(MIN_MEMORY, int(available * MEMORY_SHARE)) >> 20}MiB"
+    with connect() as con:  # the last one: the floor of 1 GiB
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "1.0 GiB"
+    monkeypatch.setenv("CUSTSEG_DUCKDB_MEMORY", "3GB")
+    assert memory_budget() == "3GB"
+    with connect() as con:
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "2.7 GiB"

@@ -25,7 +25,6 @@ import tempfile
 import uuid
 from collections import defaultdict
 from contextlib import contextmanager
-from functools import lru_cache
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -92,22 +91,40 @@ class Dataset:
                          column=first.column)
 
 
-#: DuckDB's memory budget. Past it, tables and intermediate results spill to a temporary directory:
-#: 10M orders (9M customers) hold about 7 GB as tables and need about 10 GB more for the feature
-#: query, which a small machine cannot give; with this budget a process stays under 6 GB.
-#: ``CUSTSEG_DUCKDB_MEMORY`` (e.g. ``8GB``) sets another.
-MEMORY_LIMIT = os.environ.get("CUSTSEG_DUCKDB_MEMORY", "3GB")
+#: Share of the memory available when a connection opens that DuckDB may use (see :func:`memory_budget`).
+MEMORY_SHARE = 0.25
+
+#: The smallest budget a connection gets, however little memory is available (DuckDB spills beyond it).
+MIN_MEMORY = 1 << 30
+
+
+def memory_budget() -> str:
+    """DuckDB's memory budget: ``CUSTSEG_DUCKDB_MEMORY`` (e.g. ``8GB``) when set, else a share of the
+    memory available now (:data:`MEMORY_SHARE`, at least :data:`MIN_MEMORY`), in MiB.
+
+    Past the budget, tables and intermediate results spill to a temporary directory. Following the
+    machine, a 24 GB machine is not run as a small one, and a small or busy one is not overrun:
+    10M orders (9M customers) hold about 7 GB as tables and need more for the feature query, and
+    complete on a 6 GB budget by spilling.
+    """
+    override = os.environ.get("CUSTSEG_DUCKDB_MEMORY", "").strip()
+    if override:
+        return override
+    import psutil
+
+    return f"{max(MIN_MEMORY, int(psutil.virtual_memory().available * MEMORY_SHARE)) >> 20}MiB"
 
 
 #: DuckDB's budget while Python does the work and DuckDB only keeps its tables (see :func:`idle`).
 IDLE_MEMORY_LIMIT = "256MB"
 
+# The budget each connection was given, keyed by how DuckDB shows it (rounded, e.g. '2.7 GiB'):
+# :func:`idle` restores the exact one.
+_GIVEN: dict[str, str] = {}
 
-@lru_cache(maxsize=None)
-def _shown_limit(limit: str) -> str:
-    """How DuckDB shows the memory limit ``limit`` (rounded, e.g. '2.7 GiB' for 3GB)."""
-    with duckdb.connect(config={"memory_limit": limit}) as con:
-        return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+
+def _shown_limit(con: duckdb.DuckDBPyConnection) -> str:
+    return con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
 
 
 @contextmanager
@@ -119,9 +136,8 @@ def idle(ds: Dataset):
     read back what a later query needs. The budget is restored afterwards; if DuckDB cannot shrink
     (a result still pinned), nothing changes.
     """
-    budget = ds.con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
-    if budget == _shown_limit(MEMORY_LIMIT):  # DuckDB shows the budget rounded: restore the exact one
-        budget = MEMORY_LIMIT
+    shown = _shown_limit(ds.con)
+    budget = _GIVEN.get(shown, shown)
     try:
         ds.con.execute(f"SET memory_limit = '{IDLE_MEMORY_LIMIT}'")
     except duckdb.Error:
@@ -134,17 +150,20 @@ def idle(ds: Dataset):
 
 
 def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection within :data:`MEMORY_LIMIT`, spilling to a directory of its own.
+    """An in-memory DuckDB connection within :func:`memory_budget`, spilling to a directory of its own.
 
     Timestamps are DuckDB TIMESTAMPs, wall-clock times without a zone, so no time zone setting
     applies (the spark engine reads them as TIMESTAMP_NTZ, in a UTC session)."""
     spill = Path(tempfile.gettempdir()) / f"custseg-duckdb-{uuid.uuid4().hex}"
     # DuckDB removes its spill files when the connection closes; the directory goes at exit
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    budget = memory_budget()
     # background threads hand freed memory back to the system as DuckDB goes (peak RSS -14% at 5M
     # orders), rather than keeping it until the next allocation
-    return duckdb.connect(config={"memory_limit": MEMORY_LIMIT, "temp_directory": str(spill),
-                                  "allocator_background_threads": True})
+    con = duckdb.connect(config={"memory_limit": budget, "temp_directory": str(spill),
+                                 "allocator_background_threads": True})
+    _GIVEN[_shown_limit(con)] = budget
+    return con
 
 
 def settled(ds: Dataset) -> Dataset:
