@@ -142,20 +142,22 @@ NAN = float("nan")
 # Every value worked out by hand from TINY, as of 2018-03-01 (midnight), delivered orders only.
 EXPECTED = pd.DataFrame(
     [
-        # u1: o1 and o2 count (o3 is purchased at the as-of instant, not before it)
-        ["u1", 27.75, 2, 155.0, 77.5, 2.5, 3.0, 1.0, 10.75, -0.875, 0.5, 5 / 3, "credit_card",
+        # u1: o1 and o2 count (o3 is purchased at the as-of instant, not before it); reviews r1 and r2
+        # (r3 is answered after the as-of date) were each answered 1 day 10 hours after their creation
+        ["u1", 27.75, 2, 155.0, 77.5, 2.5, 5, 3.0, 1.0, 34 / 24, 10.75, -0.875, 0.5, 5 / 3, "credit_card",
          25 / 155, 3, "health_beauty", "RJ", 49.5],
         # u3: delivered and reviewed only after the as-of date; the category is unknown
-        ["u3", 9.0, 1, 120.0, 120.0, 1.0, NAN, 0.0, NAN, NAN, NAN, 1.0, "debit_card",
+        ["u3", 9.0, 1, 120.0, 120.0, 1.0, 1, NAN, 0.0, NAN, NAN, NAN, NAN, 1.0, "debit_card",
          20 / 120, 0, "unknown", "BA", 9.0],
-        # u5: no payment recorded -> items' price + freight; untranslated category keeps its name
-        ["u5", 45.0, 1, 50.0, 50.0, 1.0, 3.0, 1.0, 3.0, -12.0, 0.0, 1.0, "unknown",
+        # u5: no payment recorded -> items' price + freight; untranslated category keeps its name;
+        # the review's answer time is lost, so its answer delay is unknown
+        ["u5", 45.0, 1, 50.0, 50.0, 1.0, 1, 3.0, 1.0, NAN, 3.0, -12.0, 0.0, 1.0, "unknown",
          0.2, 1, "pc_gamer", "PE", 45.0],
         # u6: no items; a tie between payment types goes to the alphabetically first
-        ["u6", 90.0, 1, 60.0, 60.0, 0.0, NAN, 0.0, 10.0, -9.0, 0.0, 1.0, "boleto",
+        ["u6", 90.0, 1, 60.0, 60.0, 0.0, 0, NAN, 0.0, NAN, 10.0, -9.0, 0.0, 1.0, "boleto",
          0.0, 0, "unknown", "SC", 90.0],
         # u7: delivered 15h into the estimated day: 0.625 days past the estimate, yet on time
-        ["u7", 59.0, 1, 10.0, 10.0, 1.0, 5.0, 1.0, 4.625, 0.625, 0.0, 1.0, "credit_card",
+        ["u7", 59.0, 1, 10.0, 10.0, 1.0, 1, 5.0, 1.0, 1.0, 4.625, 0.625, 0.0, 1.0, "credit_card",
          0.0, 1, "toys", "PR", 59.0],
     ],
     columns=list(FEATURE_DTYPES),
@@ -490,6 +492,7 @@ def test_transaction_log_features(tmp_path: Path):
     a = got.loc["A"]
     assert (a.frequency, a.monetary, a.recency_days, a.tenure_days) == (2, 15.5, 28.0, 59.0)
     assert (a.mean_items, a.review_share, a.installments_mean, a.freight_share) == (1.0, 0.0, 1.0, 0.0)
-    assert a.review_score_mean == a.delivery_days_mean == a.late_share == ""  # no reviews, no deliveries
+    assert a.review_score_mean == a.answer_days == a.delivery_days_mean == a.late_share == ""  # no reviews...
+    assert a.total_items == 2  # a log line is one item
     assert (a.main_payment_type, a.main_category, a.customer_state) == ("unknown", "unknown", "unknown")
     assert got.loc["B", "monetary"] == 3.0  # the order of 2018-03-01 is not before the as-of date

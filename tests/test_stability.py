@@ -151,12 +151,14 @@ def test_cli_writes_the_result_and_contract_deterministically(cli, nodrift_dir, 
     assert set(pd.read_csv(tmp_path / "labels.csv")["as_of"]) == {"2018-04-01", "2018-07-01"}
 
 
-def test_cli_measures_the_cost_of_one_retrain(cli, nodrift_dir, tmp_path):
+def test_cli_measures_the_cost_of_one_retrain_and_replays_the_study_features(cli, nodrift_dir, tmp_path):
     run = cli("stability", nodrift_dir, "--start", "2018-05-01", "--step", "3M", "--k", "5", "--min-share", "0.01",
-              "--seeds", "2",
-              "--jobs", "1", "-o", tmp_path / "r.json")
+              "--seeds", "2", "--features", "study", "--jobs", "1", "-o", tmp_path / "r.json")
     assert run.code == 0, run.stderr
-    cost = json.loads((tmp_path / "r.json").read_text())["contract"]["retrain_cost"]
+    result = json.loads((tmp_path / "r.json").read_text())
+    assert result["protocol"]["model_features"] == ["recency_days", "monetary", "review_score_mean", "answer_days",
+                                                    "mean_items", "total_items"]
+    cost = result["contract"]["retrain_cost"]
     assert cost["seconds"] > 0 and cost["peak_memory_mb"] > 0 and cost["customers"] > 0
     assert "Cost of one re-train" in run.stdout
 
@@ -165,6 +167,7 @@ def test_cli_measures_the_cost_of_one_retrain(cli, nodrift_dir, tmp_path):
     (["--window", "1 year"], "--window"),
     (["--threshold", "1.5"], "--threshold"),
     (["--seeds", "1"], "--seeds"),
+    (["--features", "frequency,nope"], "nope"),
     (["--start", "2020-01-01"], "no step between"),
     (["--start", "2016-01-01"], "choose a later --start"),
 ])

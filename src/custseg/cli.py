@@ -671,6 +671,9 @@ def stability_command(
     algorithm: Annotated[str, typer.Option("--algorithm", help="kmeans, gmm, ward, hdbscan or auto.")] = "kmeans",
     min_share: Annotated[float, typer.Option(
         "--min-share", help="Smallest segment share the reference fit accepts (as in custseg fit).")] = 0.02,
+    features: Annotated[Optional[str], typer.Option(
+        "--features", help="Model features, comma-separated, or study (recency_days, monetary, "
+        "review_score_mean, answer_days, mean_items, total_items). Default: the fit's.")] = None,
     n_init: Annotated[Optional[int], typer.Option(
         "--n-init", help="k-means starts per fit (default: the fit's); more starts, fewer local optima, "
         "a tighter noise floor, slower.")] = None,
@@ -721,8 +724,8 @@ def stability_command(
     from .errors import InputError
     from .export import write_json, write_table
     from .ingest import open_data
-    from .stability import (BacktestSettings, backtest, contract_text, parse_period, parse_threshold,
-                            parse_window, step_table)
+    from .stability import (BacktestSettings, backtest, contract_text, parse_features, parse_period,
+                            parse_threshold, parse_window, step_table)
 
     if labels is not None and labels.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=labels)
@@ -730,7 +733,8 @@ def stability_command(
     settings = BacktestSettings(
         reference=feats.parse_as_of(start) if start else None, step=parse_period(step, "--step"),
         until=feats.parse_as_of(until) if until else None, window=parse_window(window), k=k_value,
-        algorithm=algorithm.strip().lower(), threshold=parse_threshold(threshold), margin=margin, seeds=seeds,
+        algorithm=algorithm.strip().lower(), features=parse_features(features),
+        threshold=parse_threshold(threshold), margin=margin, seeds=seeds,
         seed=seed, statuses=feats.parse_statuses(statuses), psi_max=psi_max, share_points=share_points,
         measure_cost=cost, jobs=jobs, min_share=min_share, n_init=n_init, keep_labels=labels is not None,
     ).checked()

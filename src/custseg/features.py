@@ -32,8 +32,11 @@ FEATURE_DOCS: dict[str, str] = {
     "monetary": "sum of the payments of counted orders (item price + freight for an order without payments)",
     "mean_basket": "monetary / frequency",
     "mean_items": "items per counted order (an order without items counts 0)",
+    "total_items": "items over all counted orders",
     "review_score_mean": "mean score of the reviews answered before the as-of date, each review once; NaN if none",
     "review_share": "share of counted orders with a review answered before the as-of date",
+    "answer_days": ("mean days from a review's creation to its answer, over the reviews answered before the "
+                    "as-of date, each review once; NaN if none (or no answer time recorded)"),
     "delivery_days_mean": "mean days from purchase to delivery, over orders delivered before the as-of date; NaN if none",
     "lateness_days_mean": "mean days delivered minus estimated delivery date (positive = late); NaN if none",
     "late_share": "share of orders delivered before the as-of date on a day after the estimated date; NaN if none",
@@ -54,8 +57,10 @@ FEATURE_DTYPES: dict[str, str] = {
     "monetary": "float64",
     "mean_basket": "float64",
     "mean_items": "float64",
+    "total_items": "int64",
     "review_score_mean": "float64",
     "review_share": "float64",
+    "answer_days": "float64",
     "delivery_days_mean": "float64",
     "lateness_days_mean": "float64",
     "late_share": "float64",
@@ -106,7 +111,8 @@ order_payments AS (
 ),
 known_reviews AS (
     -- a review's score exists once answered (the creation date stands in when the answer time is missing)
-    SELECT review_id, order_id, review_score
+    SELECT review_id, order_id, review_score,
+        date_diff('second', review_creation_date, review_answer_timestamp) AS answer_seconds
     FROM reviews
     WHERE COALESCE(review_answer_timestamp, review_creation_date) < {as_of}
 ),
@@ -145,9 +151,10 @@ order_history AS (
 ),
 review_scores AS (
     -- one review may cover several orders: count it once
-    SELECT customer_unique_id, AVG(review_score) AS review_score_mean
+    SELECT customer_unique_id, AVG(review_score) AS review_score_mean,
+        AVG(answer_seconds) AS answer_seconds_mean
     FROM (
-        SELECT DISTINCT co.customer_unique_id, r.review_id, r.review_score
+        SELECT DISTINCT co.customer_unique_id, r.review_id, r.review_score, r.answer_seconds
         FROM known_reviews r
         JOIN counted_orders co ON co.order_id = r.order_id
     ) distinct_reviews
@@ -196,8 +203,10 @@ SELECT
     CAST(h.monetary AS DOUBLE) AS monetary,
     CAST(h.monetary AS DOUBLE) / h.frequency AS mean_basket,
     CAST(h.n_items AS DOUBLE) / h.frequency AS mean_items,
+    h.n_items AS total_items,
     rs.review_score_mean,
     CAST(h.n_reviewed_orders AS DOUBLE) / h.frequency AS review_share,
+    rs.answer_seconds_mean / 86400 AS answer_days,
     h.delivery_seconds_mean / 86400 AS delivery_days_mean,
     h.lateness_seconds_mean / 86400 AS lateness_days_mean,
     h.late_share,

@@ -106,7 +106,7 @@ DEFAULT_FEATURES: tuple[str, ...] = (
 )
 #: Heavy-tailed, non-negative money and count features: modelled as log1p(x).
 LOG1P_FEATURES = frozenset({
-    "frequency", "monetary", "mean_basket", "mean_items", "installments_mean", "n_categories",
+    "frequency", "monetary", "mean_basket", "mean_items", "total_items", "installments_mean", "n_categories",
     "delivery_days_mean",
 })
 #: Features whose scale is already meaningful as it is (scores, shares, signed day counts).

@@ -45,11 +45,11 @@ from threadpoolctl import threadpool_limits
 
 from .drift import PSI_MAJOR, drift_drivers, feature_drift, migration_matrix, numeric_features, segment_shares
 from .errors import InputError
-from .features import customer_features, feature_sql, split_query
+from .features import FEATURE_DTYPES, customer_features, feature_sql, split_query
 from .ingest import Dataset, idle, key_text
 from .model import Preprocessing, SegmentModel, alignment
 from .schema import DEFAULT_STATUSES, TABLES
-from .segment import family_fits, fit, fit_preprocessing, fit_sample, nearest
+from .segment import checked_feature_names, family_fits, fit, fit_preprocessing, fit_sample, nearest
 
 #: Version of the JSON written by :func:`backtest` (bump on an incompatible change).
 RESULT_FORMAT = "custseg.stability/1"
@@ -111,6 +111,24 @@ def parse_window(text: str) -> Period | None:
     if str(text).strip().lower() == "all":
         return None
     return parse_period(text, "--window")
+
+
+#: The published study's six features (``--features study``): recency, monetary value, review score,
+#: review answer delay, mean items per order and total items.
+STUDY_FEATURES: tuple[str, ...] = ("recency_days", "monetary", "review_score_mean", "answer_days", "mean_items",
+                                   "total_items")
+
+
+def parse_features(text: str | None) -> tuple[str, ...] | None:
+    """Model features from ``"a,b,c"``, :data:`STUDY_FEATURES` for ``"study"``, ``None`` (the engine's
+    default) for nothing; InputError naming the first name that is not a numeric feature."""
+    names = [f.strip() for f in str(text or "").split(",") if f.strip()]
+    if names == ["study"]:
+        return STUDY_FEATURES
+    if not names:
+        return None
+    checked_feature_names(names, [c for c, t in FEATURE_DTYPES.items() if t != "str"])
+    return tuple(names)
 
 
 def parse_threshold(text: str) -> float | None:
