@@ -163,7 +163,7 @@ def test_log_options_must_fit_the_data(cdnow, synth_dir):
         (_order_lines().assign(total=["10", "", "7", "1", "2", "3", "4"]),
          "column total: rows with an empty total: 1"),
         (_order_lines().assign(total=["10", "1,5", "7", "1", "2", "3", "4"]),
-         "column total: values that are not numbers: 1 (e.g. '1,5')"),
+         "column total: values that are not amounts of money (finite numbers below 1e15 in absolute value): 1 (e.g. '1,5')"),
         (_order_lines().iloc[:0], "no rows"),
     ],
     ids=["order-of-two-customers", "empty-amount", "bad-amount", "no-rows"],

@@ -49,6 +49,16 @@ _BAD = "__custseg_unparsed"
 KEY_COLUMNS = ("customer_id", "customer_unique_id", "order_id", "product_id", "seller_id", "review_id")
 _HEX_KEY = "[0-9a-f]{32}"
 
+#: Money columns of the contract (a log's amount column is money too). A money value must be a
+#: finite number below MONEY_LIMIT in absolute value: NaN, infinities and absurd sizes (1e16, 1e308)
+#: are not amounts of money, and would overflow the exact DECIMAL(18, 2) of the feature query's sums.
+#: Such a value is counted like any value that does not parse (``1,5``): it is NULL in the tables,
+#: a counted warning where the column may be empty (an Olist item's price, a payment) and a
+#: refusal where it may not (a log's amount). Their sums are DECIMAL(38, 2): no legal input overflows them.
+MONEY_COLUMNS = frozenset({"price", "freight_value", "payment_value"})
+MONEY_LIMIT = "1e15"
+_MONEY_PROBLEM = f"values that are not amounts of money (finite numbers below {MONEY_LIMIT} in absolute value)"
+
 
 @dataclass
 class Dataset:
@@ -277,7 +287,10 @@ def _text(column: str, source_type: str) -> str:
     return _quote(column)
 
 
-def _parsed(text: str, sql_type: str, date_format: str | None = None) -> str:
+def _parsed(text: str, sql_type: str, date_format: str | None = None, money: bool = False) -> str:
+    if money:  # NaN compares above every number: one comparison keeps finite, bounded amounts
+        number = _parsed(text, sql_type, date_format)
+        return f"CASE WHEN abs({number}) < {MONEY_LIMIT} THEN {number} END"
     if sql_type == "VARCHAR":
         return f"CAST({text} AS VARCHAR)"
     if date_format and sql_type == "TIMESTAMP":
@@ -285,13 +298,15 @@ def _parsed(text: str, sql_type: str, date_format: str | None = None) -> str:
     return f"TRY_CAST({text} AS {sql_type})"
 
 
-def typed_column(column: str, sql_type: str, source_type: str = "VARCHAR") -> str:
+def typed_column(column: str, sql_type: str, source_type: str = "VARCHAR", money: bool | None = None) -> str:
     """SQL reading raw ``column`` (of ``source_type``) as ``sql_type``, as the contract tables do.
 
-    Empty text and a value that does not parse are NULL. The spark engine transpiles this
-    expression, so that both engines read a file alike.
+    Empty text and a value that does not parse are NULL; so is money (``money``, default: a column of
+    :data:`MONEY_COLUMNS`) that is not finite or not below :data:`MONEY_LIMIT`. The spark engine
+    transpiles this expression, so that both engines read a file alike.
     """
-    return _parsed(_text(column, source_type), sql_type)
+    money = column in MONEY_COLUMNS if money is None else money
+    return _parsed(_text(column, source_type), sql_type, money=money)
 
 
 @dataclass(frozen=True)
@@ -303,6 +318,7 @@ class _Column:
     text: str  # the raw value, NULL when empty
     parsed: str  # the typed value, NULL when empty or unparseable
     key: bool = False  # an identifier stored as a number (KEY_COLUMNS); its bit marks values not hex
+    money: bool = False  # an amount of money (MONEY_COLUMNS, a log's amount): finite and bounded
 
     @property
     def masked(self) -> bool:
@@ -351,7 +367,7 @@ def _column_findings(con: duckdb.DuckDBPyConnection, table: str, columns: list[_
         if n and c.parses:
             examples = con.execute(f"SELECT min(DISTINCT CAST({c.text} AS VARCHAR), 3) FROM {source} "
                                    f"WHERE {c.text} IS NOT NULL AND {c.parsed} IS NULL").fetchone()[0]
-            problem = f"values that are not {_TYPE_NAMES[c.sql_type]}"
+            problem = _MONEY_PROBLEM if c.money else f"values that are not {_TYPE_NAMES[c.sql_type]}"
             if c.sql_type == "TIMESTAMP":
                 problem += date_hint
             found.append(Finding("unparsed_value", where, c.name, problem, n, tuple(examples),
@@ -395,7 +411,8 @@ def load_table(con: duckdb.DuckDBPyConnection, spec: TableSpec, path: Path, text
         if name in KEY_COLUMNS and name not in text_keys:
             columns.append(_key_column(name, text))
         else:
-            columns.append(_Column(name, sql_type, text, _parsed(text, sql_type)))
+            money = name in MONEY_COLUMNS
+            columns.append(_Column(name, sql_type, text, _parsed(text, sql_type, money=money), money=money))
     _typed_table(con, spec.name, columns, raw, path)
     rows, found, not_hex = _column_findings(con, spec.name, columns, raw, spec.required, spec.essential,
                                             spec.name)
@@ -508,7 +525,8 @@ def _log_columns(path: Path, mapping: LogMapping, present: dict[str, str]) -> li
     for role, name in mapping.used_columns.items():
         text = _text(name, present[name])
         fmt = mapping.date_format if present[name] == "VARCHAR" else None
-        columns.append(_Column(name, targets[role], text, _parsed(text, targets[role], fmt)))
+        money = role == "amount"
+        columns.append(_Column(name, targets[role], text, _parsed(text, targets[role], fmt, money), money=money))
     return columns
 
 
