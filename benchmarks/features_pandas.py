@@ -103,8 +103,10 @@ def customer_features(root: str | Path, as_of: str, statuses: tuple[str, ...] = 
     state = states.drop_duplicates("customer_unique_id", keep="last").set_index("customer_unique_id").customer_state
 
     people = counted[["order_id", "customer_unique_id"]]
-    scored = known.merge(people, on="order_id")[["customer_unique_id", "review_id", "review_score"]]
-    score = scored.drop_duplicates().groupby("customer_unique_id").review_score.mean()
+    scored = known.assign(answer=(known.review_answer_timestamp - known.review_creation_date).dt.total_seconds())
+    scored = scored.merge(people, on="order_id")[["customer_unique_id", "review_id", "review_score", "answer"]]
+    scored = scored.drop_duplicates().groupby("customer_unique_id")
+    score, answer = scored.review_score.mean(), scored.answer.mean()
 
     typed = payments[payments.payment_type.notna()].merge(people, on="order_id")
     by_type = typed.groupby(["customer_unique_id", "payment_type"], as_index=False).value.sum(min_count=1)
@@ -124,8 +126,10 @@ def customer_features(root: str | Path, as_of: str, statuses: tuple[str, ...] = 
         "monetary": out.monetary.astype("float64") / 100,
         "mean_basket": out.monetary.astype("float64") / 100 / frequency,
         "mean_items": out.n_items.astype("float64") / frequency,
+        "total_items": out.n_items.astype("int64"),
         "review_score_mean": score.reindex(out.index).astype("float64"),
         "review_share": out.reviewed.astype("float64") / frequency,
+        "answer_days": answer.reindex(out.index).astype("float64") / DAY,
         "delivery_days_mean": out.delivery / DAY,
         "lateness_days_mean": out.lateness / DAY,
         "late_share": out.late_share.astype("float64"),

@@ -110,8 +110,10 @@ def customer_features(root: str | Path, as_of: str, statuses: tuple[str, ...] = 
         .sort_by(["purchased", "order_id"]).last().alias("customer_state"),
     )
     people = counted.select("order_id", "customer_unique_id")
-    scores = (known.join(people, on="order_id").select("customer_unique_id", "review_id", "review_score").unique()
-              .group_by("customer_unique_id").agg(pl.col("review_score").mean().alias("review_score_mean")))
+    answer = (pl.col("review_answer_timestamp") - pl.col("review_creation_date")).dt.total_seconds().alias("answer")
+    scores = (known.join(people, on="order_id").select("customer_unique_id", "review_id", "review_score", answer)
+              .unique().group_by("customer_unique_id")
+              .agg(pl.col("review_score").mean().alias("review_score_mean"), pl.col("answer").mean()))
     by_type = (payments.filter(pl.col("payment_type").is_not_null()).join(people, on="order_id")
                .group_by("customer_unique_id", "payment_type")
                .agg(pl.when(pl.col("payment_value").count() > 0).then(_cents("payment_value").sum()).alias("value")))
@@ -134,8 +136,10 @@ def customer_features(root: str | Path, as_of: str, statuses: tuple[str, ...] = 
                 (pl.col("monetary") / 100).alias("monetary"),
                 (pl.col("monetary") / 100 / frequency).alias("mean_basket"),
                 (pl.col("n_items") / frequency).alias("mean_items"),
+                pl.col("n_items").cast(pl.Int64).alias("total_items"),
                 pl.col("review_score_mean").cast(pl.Float64),
                 (pl.col("reviewed") / frequency).alias("review_share"),
+                (pl.col("answer").cast(pl.Float64) / DAY).alias("answer_days"),
                 (pl.col("delivery") / DAY).alias("delivery_days_mean"),
                 (pl.col("lateness") / DAY).alias("lateness_days_mean"),
                 pl.col("late_share").cast(pl.Float64),
