@@ -63,6 +63,11 @@ def page_without_plotly(page: str) -> str:
     return page.replace(get_plotlyjs(), "")
 
 
+def figure(page: str, div_id: str) -> dict:
+    """The Plotly figure the page holds for the chart ``div_id``."""
+    return json.loads(re.search(rf'<script type="application/json" id="{div_id}-spec">(.*?)</script>', page).group(1))
+
+
 def section_ids(page: str) -> list[str]:
     return re.findall(r'<section class="report-section" id="([^"]+)"', page)
 
@@ -70,7 +75,7 @@ def section_ids(page: str) -> list[str]:
 def test_data_only_report_has_the_data_section_only(data_report):
     assert section_ids(data_report) == ["data"]
     for div_id in DATA_CHARTS:
-        assert f'<div id="{div_id}" class="plot">' in data_report
+        assert f'<div id="{div_id}" class="plot"' in data_report
     for part in ("data-loaded", "data-validation", "data-missing", "data-orders", "data-delivery", "data-reviews",
                  "data-payments", "data-categories", "data-states"):
         assert f'href="#{part}"' in data_report, f"{part} missing from the table of contents"
@@ -79,9 +84,9 @@ def test_data_only_report_has_the_data_section_only(data_report):
 
 def test_model_and_stability_add_their_sections(full_report, model_path):
     page = full_report.read_text(encoding="utf-8")
-    assert section_ids(page) == ["data", "segments", "stability"]
+    assert section_ids(page) == ["summary", "data", "segments", "stability"]
     for div_id in DATA_CHARTS + SEGMENT_CHARTS + STABILITY_CHARTS:
-        assert f'<div id="{div_id}" class="plot">' in page
+        assert f'<div id="{div_id}" class="plot"' in page
     model = json.loads(model_path.read_text())
     for segment in model["segments"]:
         assert f'id="segment-{segment["id"]}"' in page
@@ -106,7 +111,7 @@ def test_stability_alone_adds_its_section_with_the_recommendation(synth_dir, sta
     page = build_report(synth_dir, tmp_path / "r.html", stability=stability_path).read_text(encoding="utf-8")
     assert section_ids(page) == ["data", "stability"]
     for div_id in STABILITY_CHARTS:
-        assert f'<div id="{div_id}" class="plot">' in page
+        assert f'<div id="{div_id}" class="plot"' in page
     result = json.loads(stability_path.read_text())
     assert as_html(result["recommendation"]["text"]) in page
     for trigger in result["contract"]["triggers"]:
@@ -118,7 +123,7 @@ def test_a_failing_step_gives_a_retrain_recommendation(synth_dir, stability_path
     page = build_report(synth_dir, tmp_path / "r.html", stability=result).read_text(encoding="utf-8")
     assert result["recommendation"]["verdict"] == "retrain"
     assert f"Re-train the segmentation every {result['recommendation']['retrain_every']}." in page
-    ari = json.loads(re.search(r'custsegPlot\("fig-stab-ari", (.*?)\);</script>', page).group(1))
+    ari = figure(page, "fig-stab-ari")
     below = next(t for t in ari["data"] if t.get("name") == "below threshold")
     assert below["x"] == [result["steps"][1]["as_of"]]
 
@@ -179,7 +184,7 @@ def test_cli_writes_the_report(cli, synth_dir, model_path, tmp_path):
     result = cli("report", synth_dir, "-o", out, "--model", model_path)
     assert result.code == 0, result.stderr
     assert "wrote" in result.stdout
-    assert section_ids(out.read_text(encoding="utf-8")) == ["data", "segments"]
+    assert section_ids(out.read_text(encoding="utf-8")) == ["summary", "data", "segments"]
     result = cli("report", synth_dir, "-o", out, "--stability", model_path)
     assert result.code == 2
     assert "model.json: not a custseg stability result" in result.stderr

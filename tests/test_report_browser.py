@@ -63,8 +63,8 @@ def browser(chromium):
 class Visit:
     """A page opened on a report file, with everything the page tried and said recorded."""
 
-    def __init__(self, browser, path: Path):
-        self.page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    def __init__(self, browser, path: Path, width: int = 1400, height: int = 1000):
+        self.page = browser.new_page(viewport={"width": width, "height": height})
         self.errors: list[str] = []
         self.foreign_requests: list[str] = []
         self.dialogs: list[str] = []
@@ -97,10 +97,16 @@ class Visit:
         label.wait_for(timeout=5_000)
         return label.text_content()
 
+    def drawn(self) -> list[bool]:
+        """Per chart, in page order, whether Plotly has drawn it."""
+        return self.page.evaluate("[...document.querySelectorAll('.plot')].map(d => !!d.querySelector('.main-svg'))")
+
     def wait_for_charts(self) -> None:
-        """Until every chart's div holds Plotly's SVG."""
-        self.page.wait_for_function(
-            "[...document.querySelectorAll('.plot')].every(d => d.querySelector('.main-svg'))", timeout=30_000)
+        """Scroll to each chart in turn (charts are drawn as they come into view) until it is drawn."""
+        plots = self.page.locator(".plot")
+        for i in range(plots.count()):
+            plots.nth(i).scroll_into_view_if_needed()
+            plots.nth(i).locator(".main-svg").first.wait_for(timeout=10_000)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +138,36 @@ def test_report_draws_every_chart_offline_without_errors(browser, report, tmp_pa
     assert visit.errors == []
     assert visit.foreign_requests == []
     assert visit.dialogs == []
+    page.close()
+
+
+def test_summary_is_the_first_screen_and_charts_wait_until_scrolled_to(browser, report):
+    visit = Visit(browser, report, 1400, 900)
+    page = visit.page
+    for part in ("#summary .lead", "#summary table"):
+        box = page.locator(part).bounding_box()
+        assert box["y"] + box["height"] <= 900, f"{part} is below the first screen"
+    assert "Re-train by" in page.locator("#summary .lead").inner_text() or "Stable" in page.locator(
+        "#summary .lead").inner_text()
+    rows = page.locator("#summary tbody tr")
+    assert rows.count() >= 2
+    before = visit.drawn()
+    assert not before[-1], "a chart far below the first screen was drawn before it was scrolled to"
+    visit.wait_for_charts()
+    assert all(visit.drawn())
+    assert visit.errors == []
+    page.close()
+
+
+def test_phone_width_has_no_horizontal_overflow(browser, report):
+    visit = Visit(browser, report, 390, 844)
+    page = visit.page
+    visit.wait_for_charts()  # drawn charts must fit too
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    # wide tables scroll inside their own box instead
+    for wrap in page.locator(".table-wrap").all():
+        assert wrap.bounding_box()["width"] <= 390
+    assert visit.errors == []
     page.close()
 
 

@@ -24,12 +24,17 @@ from ..model import SegmentModel
 from ..rfm import rfm
 from ..schema import LogMapping
 from .charts import config_json, template_json
+from ..currency import Money, money
+from ..summary import Summary, summarize
 from .content import Section
 from .data import data_section
 from .segments import SegmentInputs, segments_section
 from .stability import checked_result, load_stability, stability_section
+from .summary import summary_section
 
 TITLE = "Customer segments report"
+#: Feature columns the summary reads besides the model's features (revenue per segment).
+SUMMARY_COLUMNS = ("monetary",)
 
 
 @lru_cache(maxsize=1)
@@ -59,12 +64,15 @@ def _check_unique_ids(sections: list[Section]) -> None:
         raise ValueError(f"duplicate element ids in the report: {', '.join(duplicates)}")
 
 
-def render_page(sections: list[Section], meta: list[tuple[str, str]], title: str = TITLE) -> str:
-    """The HTML page holding ``sections``, with ``meta`` (label, value) pairs under the title."""
-    _check_unique_ids(sections)
+def render_page(sections: list[Section], meta: list[tuple[str, str]], title: str = TITLE,
+                summary: Section | None = None) -> str:
+    """The HTML page holding ``sections``, with ``meta`` (label, value) pairs under the title and
+    the ``summary`` section, when given, above everything else."""
+    _check_unique_ids(sections + ([summary] if summary else []))
     return _environment().get_template("report.html.j2").render(
         title=title,
         meta=meta,
+        summary=summary,
         sections=sections,
         version=__version__,
         plotly_js=_plotly_js(),
@@ -88,6 +96,8 @@ def segment_inputs(
     features_df: pd.DataFrame | None = None,
     assignment_df: pd.DataFrame | None = None,
     rfm_df: pd.DataFrame | None = None,
+    money: Money = Money(),
+    kind: str = "olist",
 ) -> SegmentInputs:
     """The customers as of ``as_of``, their segments and RFM scores: given ones, else computed."""
     table = features_df if features_df is not None else features(ds, as_of, model.statuses)
@@ -95,7 +105,15 @@ def segment_inputs(
         raise InputError(f"no customer has a counted order before {as_of} (statuses: {', '.join(model.statuses)})")
     assignment = assignment_df if assignment_df is not None else model.assign_features(table)
     scored = rfm_df if rfm_df is not None else rfm(table)
-    return SegmentInputs(model=model, as_of=as_of.isoformat(), features=table, assignment=assignment, rfm=scored)
+    return SegmentInputs(model=model, as_of=as_of.isoformat(), features=table, assignment=assignment, rfm=scored,
+                         money=money, kind=kind)
+
+
+def summary_of(inputs: SegmentInputs, stability: dict | None, warnings: int) -> Summary:
+    """The report's summary: segments as of the report's date, with revenue, and the verdict."""
+    monetary = inputs.features["monetary"].to_numpy() if "monetary" in inputs.features.columns else None
+    return summarize(inputs.model, inputs.as_of, inputs.assignment["segment_id"].to_numpy(), monetary,
+                     stability, warnings)
 
 
 def _frame(value: pd.DataFrame | Path | None, columns: list[str] | None, features: bool = False) -> pd.DataFrame | None:
@@ -120,6 +138,7 @@ def build_report(
     assignment_df: pd.DataFrame | Path | None = None,
     rfm_df: pd.DataFrame | Path | None = None,
     mapping: LogMapping | None = None,
+    currency: str | None = None,
 ) -> Path:
     """Write the HTML report on ``data`` to ``out_path``.
 
@@ -133,7 +152,9 @@ def build_report(
     its assignment (``model.assign_features``) or its RFM table (``custseg.rfm.rfm``) may pass
     them to save recomputing; they must describe the same customers in the same row order. Each
     may also be a Parquet file of it, read only once the Data section is done (for millions of
-    customers, the tables and DuckDB's then need not be in memory at once).
+    customers, the tables and DuckDB's then need not be in memory at once). ``currency`` (a code
+    such as ``BRL`` or a symbol) labels every amount; default: BRL for an Olist export, none for a
+    transaction log.
     """
     out_path = check_output_path(out_path)
     day = parse_as_of(as_of) if as_of is not None else None
@@ -144,23 +165,28 @@ def build_report(
     ds = data if isinstance(data, Dataset) else open_data(data, mapping)
     try:
         day = day or (parse_as_of(model.as_of) if model is not None else default_as_of(ds))
-        sections = [data_section(ds)]
+        cash = money(currency, ds.kind)
+        sections = [data_section(ds, cash)]
         meta = [("data", ds.root.name or str(ds.root)), ("as of", day.isoformat())]
+        top = None
         if model is not None:
             # what the Segments section draws: the model's features, segments, RFM names
             derive = assignment_df is None or rfm_df is None  # from the whole feature table
-            features_df = _frame(features_df, None if derive else model.feature_names, features=True)
+            drawn = list(dict.fromkeys([*model.feature_names, *SUMMARY_COLUMNS]))
+            features_df = _frame(features_df, None if derive else drawn, features=True)
             assignment_df, rfm_df = _frame(assignment_df, ["segment_id"]), _frame(rfm_df, ["segment"])
             given = features_df is not None and assignment_df is not None and rfm_df is not None
             # with every table given, this section is Python's work: DuckDB's tables may wait on disk
             with idle(ds) if given else nullcontext():
-                sections.append(segments_section(segment_inputs(ds, model, day, features_df, assignment_df, rfm_df)))
+                inputs = segment_inputs(ds, model, day, features_df, assignment_df, rfm_df, cash, ds.kind)
+                sections.append(segments_section(inputs))
+                top = summary_section(summary_of(inputs, stability, len(ds.warnings)), cash, stability is not None)
             meta.append(("segments", f"{model.k}, fitted as of {model.as_of}"))
         if stability is not None:
             sections.append(stability_section(stability, model))
             meta.append(("stability", f"from {stability['protocol']['reference_date']} "
                                       f"to {stability['recommendation']['horizon']}"))
-        page = render_page(sections, meta)
+        page = render_page(sections, meta, summary=top)
     finally:
         if ds is not data:  # opened here, so closed here
             ds.con.close()

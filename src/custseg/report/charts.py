@@ -49,6 +49,7 @@ class Chart:
     title: str
     note: str
     figure_json: str
+    height: int = 360
 
 
 def chart(fig: go.Figure, div_id: str, title: str, note: str = "", height: int = 360) -> Chart:
@@ -56,7 +57,7 @@ def chart(fig: go.Figure, div_id: str, title: str, note: str = "", height: int =
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 30, "b": 50})
     spec = json.loads(pio.to_json(fig, validate=True, remove_uids=True))
     spec["layout"].pop("template", None)
-    return Chart(div_id=div_id, title=title, note=note, figure_json=script_safe_json(spec))
+    return Chart(div_id=div_id, title=title, note=note, figure_json=script_safe_json(spec), height=height)
 
 
 def template_json() -> str:

@@ -14,10 +14,14 @@ from .charts import Chart
 
 @dataclass(frozen=True)
 class Text:
-    """A paragraph; a ``lead`` one is set apart (a verdict, a recommendation)."""
+    """A paragraph; a ``lead`` one is set apart (a verdict, a recommendation).
+
+    ``link`` is an optional (label, ``#anchor``) pair shown after the text, pointing inside the page.
+    """
 
     text: str
     lead: bool = False
+    link: tuple[str, str] | None = None
     kind: str = "text"
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..currency import Money
 from ..ingest import Dataset
 from ..schema import TABLES
 from .charts import chart, plot_text
@@ -36,7 +37,7 @@ def _category_axis(fig: go.Figure, axis: str = "xaxis") -> None:
     fig.update_layout({axis: {"type": "category"}})
 
 
-def headline_facts(ds: Dataset) -> Facts:
+def headline_facts(ds: Dataset, money: Money = Money()) -> Facts:
     """Orders, people, delivered orders, repeat buyers, purchase dates and revenue."""
     sql = f"""
         WITH delivered AS (
@@ -64,7 +65,7 @@ def headline_facts(ds: Dataset) -> Facts:
         ("repeat buyers", fmt_pct(repeat)),
         ("first purchase", str(first) if first else "–"),
         ("last purchase", str(last) if last else "–"),
-        ("payments of delivered orders", fmt_num(revenue, 0)),
+        ("payments of delivered orders", money.amount(revenue, 0)),
     ])
 
 
@@ -249,7 +250,7 @@ def reviews_part(ds: Dataset) -> Part | None:
     ])
 
 
-def payments_part(ds: Dataset) -> Part | None:
+def payments_part(ds: Dataset, money: Money = Money()) -> Part | None:
     """Payments per type (count and value) and payments per number of installments."""
     if not _count(ds, "SELECT count(payment_type) FROM payments"):
         return None
@@ -258,7 +259,7 @@ def payments_part(ds: Dataset) -> Part | None:
         FROM payments GROUP BY 1 ORDER BY 3 DESC NULLS LAST, 1
     """)
     labels = [plot_text(t) for t, _, _ in types]
-    type_fig = make_subplots(rows=1, cols=2, subplot_titles=("payments", "value paid"))
+    type_fig = make_subplots(rows=1, cols=2, subplot_titles=("payments", money.unit("value paid")))
     type_fig.add_trace(go.Bar(x=labels, y=[n for _, n, _ in types], showlegend=False), row=1, col=1)
     type_fig.add_trace(go.Bar(x=labels, y=[v for _, _, v in types], showlegend=False), row=1, col=2)
     type_fig.update_xaxes(type="category")
@@ -277,7 +278,7 @@ def payments_part(ds: Dataset) -> Part | None:
     ])
 
 
-def categories_part(ds: Dataset) -> Part | None:
+def categories_part(ds: Dataset, money: Money = Money()) -> Part | None:
     """The product categories with the most item revenue (English names where translated)."""
     if not ds.rows.get("products"):
         return None
@@ -294,7 +295,7 @@ def categories_part(ds: Dataset) -> Part | None:
         customdata=[n for _, n, _ in cats],
         hovertemplate="%{y}: %{x:,.0f} from %{customdata:,} items<extra></extra>",
     ))
-    fig.update_layout(xaxis={"title": "item revenue (price, without freight)"},
+    fig.update_layout(xaxis={"title": money.unit("item revenue (price, without freight)")},
                       yaxis={"type": "category", "autorange": "reversed"})
     return Part("data-categories", "Top categories", [
         ChartBlock(chart(fig, "fig-data-categories", f"Top {TOP_CATEGORIES} categories by item revenue",
@@ -303,7 +304,7 @@ def categories_part(ds: Dataset) -> Part | None:
     ])
 
 
-def states_part(ds: Dataset) -> Part | None:
+def states_part(ds: Dataset, money: Money = Money()) -> Part | None:
     """Customers (people) and revenue of delivered orders per state."""
     if not _count(ds, "SELECT count(customer_state) FROM customers"):
         return None
@@ -323,7 +324,7 @@ def states_part(ds: Dataset) -> Part | None:
     """)
     labels = [plot_text(s) for s, _, _ in states]
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=("customers (people)", "payments of delivered orders"))
+                        subplot_titles=("customers (people)", money.unit("payments of delivered orders")))
     fig.add_trace(go.Bar(x=[c for _, c, _ in states], y=labels, orientation="h", showlegend=False), 1, 1)
     fig.add_trace(go.Bar(x=[r for _, _, r in states], y=labels, orientation="h", showlegend=False), 1, 2)
     fig.update_yaxes(type="category", autorange="reversed")
@@ -346,19 +347,19 @@ def top_cities(ds: Dataset) -> Table:
                  caption=f"The {TOP_CITIES} cities with the most customers", numeric=frozenset({"customers"}))
 
 
-def data_section(ds: Dataset) -> Section:
+def data_section(ds: Dataset, money: Money = Money()) -> Section:
     """The Data section: what was loaded, its problems and its shape (parts without data left out)."""
     source = "the transaction log" if ds.kind == "log" else "the Olist export"
     parts = [
-        Part("data-loaded", "What was loaded", [headline_facts(ds), loaded_tables(ds)]),
+        Part("data-loaded", "What was loaded", [headline_facts(ds, money), loaded_tables(ds)]),
         Part("data-validation", "Validation warnings", [validation_block(ds)]),
         missing_part(ds),
         orders_part(ds),
         delivery_part(ds),
         reviews_part(ds),
-        payments_part(ds),
-        categories_part(ds),
-        states_part(ds),
+        payments_part(ds, money),
+        categories_part(ds, money),
+        states_part(ds, money),
     ]
     return Section(
         id="data",

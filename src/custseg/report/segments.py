@@ -6,13 +6,14 @@ projected on its first two principal components; RFM segments are scored on the 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 from sklearn.decomposition import PCA
 
+from ..currency import Money
 from ..describe import LABELS
 from ..model import SegmentModel
 from ..rfm import SEGMENT_RULES, segment_summary
@@ -46,6 +47,8 @@ class SegmentInputs:
     features: pd.DataFrame | None = None
     assignment: pd.DataFrame | None = None
     rfm: pd.DataFrame | None = None
+    money: Money = field(default_factory=Money)
+    kind: str = "olist"
 
 
 def segment_label(segment: dict) -> str:

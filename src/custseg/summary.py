@@ -1,0 +1,117 @@
+"""The answer first: what the segments are worth, what to do with each, and how long they hold.
+
+:func:`summarize` gathers, from a model, its customers' assignment and feature table, and a
+stability result, the few facts a marketer acts on: one line per segment (share of customers,
+share of revenue, the first suggested action), the maintenance verdict with its date, and the
+data's health. The report's summary and ``custseg run``'s closing lines render this one object,
+so the two never disagree.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import numpy as np
+import pandas as pd
+
+from .model import SegmentModel
+
+
+@dataclass(frozen=True)
+class SegmentLine:
+    """One segment as a campaign sees it."""
+
+    id: int
+    name: str
+    customers: int
+    share: float
+    revenue: float | None
+    revenue_share: float | None
+    action: str
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The maintenance verdict of a stability result, for the model it speaks of.
+
+    ``verdict`` is ``stable``, ``retrain`` or ``unstable``; ``retrain_by`` the date by which to
+    re-train (None when none is due within the horizon tested); ``reasons`` the decision's own
+    words; ``horizon`` the last date tested.
+    """
+
+    verdict: str
+    retrain_by: str | None
+    horizon: str | None
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """What :func:`summarize` returns."""
+
+    as_of: str
+    customers: int
+    segments: list[SegmentLine]
+    verdict: Verdict | None
+    warnings: int
+
+
+def verdict_of(stability: dict, as_of: str) -> Verdict:
+    """The verdict of the stability result ``stability`` for a model as of ``as_of``.
+
+    The date comes from the result when it gives one (``retrain_by`` of the contract or of the
+    recommendation); otherwise it is the model's date plus the recommended interval.
+    """
+    rec = stability["recommendation"]
+    contract = stability.get("contract") or {}
+    retrain_by = contract.get("retrain_by") or rec.get("retrain_by")
+    days = rec.get("retrain_every_days")
+    if retrain_by is None and days:
+        retrain_by = (date.fromisoformat(as_of) + timedelta(days=int(days))).isoformat()
+    reasons = rec.get("reasons") or ([rec["text"]] if rec.get("text") else [])
+    return Verdict(verdict=str(rec["verdict"]), retrain_by=retrain_by, horizon=rec.get("horizon"),
+                   reasons=[str(r) for r in reasons])
+
+
+def revenue_by_segment(segment_ids: np.ndarray, monetary: np.ndarray | None, ids: list[int]) -> dict[int, float] | None:
+    """Revenue (sum of every customer's spend) per segment id; None without spend figures."""
+    if monetary is None:
+        return None
+    spend = pd.Series(np.nan_to_num(np.asarray(monetary, dtype="float64")), copy=False)
+    sums = spend.groupby(np.asarray(segment_ids)).sum()
+    return {i: float(sums.get(i, 0.0)) for i in ids}
+
+
+def summarize(
+    model: SegmentModel,
+    as_of: str,
+    segment_ids: np.ndarray | None = None,
+    monetary: np.ndarray | None = None,
+    stability: dict | None = None,
+    warnings: int = 0,
+) -> Summary:
+    """The summary of a segmentation placed as of ``as_of``.
+
+    ``segment_ids`` is each customer's segment as of that date (default: the model's training
+    shares), ``monetary`` each customer's total spend in the same order.
+    """
+    if segment_ids is None:
+        counts = {s["id"]: int(s["size"]) for s in model.segments}
+        revenue = None
+    else:
+        found = pd.Series(np.asarray(segment_ids)).value_counts()
+        counts = {i: int(found.get(i, 0)) for i in model.ids}
+        revenue = revenue_by_segment(segment_ids, monetary, model.ids)
+    total = max(sum(counts.values()), 1)
+    total_revenue = sum(revenue.values()) if revenue else 0.0
+    lines = [
+        SegmentLine(
+            id=int(s["id"]), name=s["name"], customers=counts[s["id"]], share=counts[s["id"]] / total,
+            revenue=revenue[s["id"]] if revenue else None,
+            revenue_share=revenue[s["id"]] / total_revenue if revenue and total_revenue > 0 else None,
+            action=(s.get("actions") or ["–"])[0],
+        )
+        for s in model.segments
+    ]
+    verdict = verdict_of(stability, model.as_of) if stability is not None else None
+    return Summary(as_of=as_of, customers=sum(counts.values()), segments=lines, verdict=verdict, warnings=warnings)
