@@ -70,3 +70,17 @@ def synth_dir(make_synth) -> Path:
     """A small synthetic Olist export (3000 customers, seed 7, 24 months from 2016-09-01) with
     truth.csv; generated once per session."""
     return make_synth()
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of its own (tests/pgserver.py: Debian's package, installed when missing,
+    a temporary cluster on a free port), stopped at the end; skipped, saying why, where it cannot run."""
+    import pgserver
+
+    try:
+        server = pgserver.start()
+    except pgserver.Unavailable as exc:
+        pytest.skip(f"no PostgreSQL server: {exc}")
+    yield server
+    server.remove()

@@ -131,8 +131,17 @@ def synth_command(
 # DATA is an Olist export directory, or a transaction-log file read through these options. A command
 # taking DATA declares the six options below and calls open_data(data, log_mapping(...)).
 _LOG_PANEL = "Transaction log (when DATA is a file)"
+def _data_source(text: str):
+    """DATA as given: a path, or a ``postgresql://`` URL kept as text (a Path would fold its ``//``)."""
+    from .pgsource import is_url
+
+    return text if is_url(text) else Path(text)
+
+
 DataArg = Annotated[Path, typer.Argument(
-    help="An Olist export (a directory of the nine CSV or Parquet files), or a transaction-log file.")]
+    parser=_data_source, metavar="DATA",
+    help="An Olist export (a directory of the nine CSV or Parquet files), a transaction-log file, or a "
+    "postgresql://user@host/db URL (see the README: ?schema=, ?table= or ?query= for a log).")]
 CustomerCol = Annotated[Optional[str], typer.Option(
     "--customer-col", help="Log column holding the customer id.", rich_help_panel=_LOG_PANEL)]
 DateCol = Annotated[Optional[str], typer.Option(
@@ -169,8 +178,11 @@ SparkMaster = Annotated[Optional[str], typer.Option(
 def _spark_data(data: Path, mapping) -> str:
     """DATA as a URI for the spark engine, which reads Olist export directories only."""
     from .errors import InputError
+    from .pgsource import is_url
     from .spark import uri
 
+    if is_url(data):
+        raise InputError("the spark engine reads files: read PostgreSQL with --engine duckdb")
     if mapping is not None:
         raise InputError("the spark engine reads an Olist export directory: read a transaction log with "
                          "--engine duckdb")

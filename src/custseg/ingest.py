@@ -647,7 +647,12 @@ def open_data(path: str | Path, mapping: LogMapping | None = None, *,
               columns: dict[str, tuple[str, ...]] | None = None) -> Dataset:
     """Load DATA: an Olist export directory (``mapping`` None) or a transaction-log file.
 
-    ``columns`` narrows an Olist load (see :func:`load`); a log always gives every table."""
+    ``columns`` narrows an Olist load (see :func:`load`); a log always gives every table.
+    A ``postgresql://`` URL reads the tables or the log from a database (:mod:`custseg.pgsource`)."""
+    from . import pgsource
+
+    if pgsource.is_url(path):
+        return pgsource.load(str(path), mapping, con=con, strict=strict, columns=columns)
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", file=path)
