@@ -105,7 +105,7 @@ TAMPERING = {
     "truncated JSON": (lambda p: p.write_text(p.read_text()[: len(p.read_text()) // 2]), "not valid JSON"),
     "edited number": (lambda p: _edit(p, _edit_number), "checksum mismatch"),
     "edited name": (lambda p: _edit(p, _rename_segment), "checksum mismatch"),
-    "non-finite number": (lambda p: _edit(p, _non_finite), "non-finite"),
+    "non-finite number": (lambda p: _edit(p, _non_finite), "not a JSON number"),
     "foreign JSON": (lambda p: p.write_text('{"hello": "world"}'), "not a custseg segment model"),
     "empty file": (lambda p: p.write_text(""), "not valid JSON"),
 }

@@ -97,11 +97,12 @@ _OS_ADVICE = {
 def _memory_advice(what: str) -> ResourceError:
     from os import environ
 
-    budget = environ.get("CUSTSEG_DUCKDB_MEMORY", "3GB")
+    set_to = environ.get("CUSTSEG_DUCKDB_MEMORY", "").strip()
+    budget = f"CUSTSEG_DUCKDB_MEMORY={set_to}" if set_to else "a quarter of the available memory"
     return ResourceError(
-        f"out of memory ({what}): DuckDB's budget is CUSTSEG_DUCKDB_MEMORY={budget}; if the machine has "
-        "more free memory, raise it (e.g. CUSTSEG_DUCKDB_MEMORY=8GB); if the process itself ran out, "
-        "lower it (e.g. 1GB) to leave more to the rest, or free memory or use a smaller input")
+        f"out of memory ({what}; DuckDB's budget: {budget}): if the machine has more free memory, raise "
+        "the budget (e.g. CUSTSEG_DUCKDB_MEMORY=8GB); if the process as a whole ran out, lower it (e.g. "
+        "CUSTSEG_DUCKDB_MEMORY=1GB) so that DuckDB spills to disk sooner; or free memory, or read less data")
 
 
 def _is(exc: BaseException, module: str, name: str) -> bool:

@@ -330,24 +330,23 @@ class SegmentModel:
     @classmethod
     def load(cls, path: str | Path) -> SegmentModel:
         """Read and validate a model file; ModelFileError (exit 2) for anything off."""
+        from .jsonfile import read_json
+
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ModelFileError("model file not found", file=path) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelFileError(f"cannot read model file ({exc.__class__.__name__})", file=path) from None
-        try:
-            doc = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"not valid JSON (truncated or damaged?) at line {exc.lineno}, column {exc.colno}",
-                                 file=path) from None
-        return _validated(doc, path)
+        return _validated(read_json(path, "model file", MAX_MODEL_BYTES), path)
 
 
 # ---------------------------------------------------------------------------------------------
 # Validation of a model file
 
+
+#: Largest model file read: k x d numbers and the search's record take kilobytes.
+MAX_MODEL_BYTES = 16 << 20
+
+#: Bounds of a feature's fill and mean (raw or log1p units: nothing legal comes near) and its scale
+#: (fit gives a standard deviation above 1e-12, or 1 for a constant feature).
+PARAMETER_LIMIT = 1e15
+MIN_SCALE = 1e-12
 
 RECORD_KEYS = ("as_of", "statuses", "seed", "algorithm", "input", "libraries", "settings",
                "candidates", "choice", "alignment", "next_id", "distance")
@@ -378,10 +377,29 @@ def _validated(doc: object, source: str | Path) -> SegmentModel:
                    f"but {k} segments of {d} features")
     if thresholds.shape != (k,) or (thresholds < 0).any():
         raise fail(f"{thresholds.size} distance thresholds for {k} segments")
+    reach = _model_space_reach(doc.get("input"))
+    if np.abs(centroids).max() > reach:
+        raise fail(f"a centroid coordinate of {np.abs(centroids).max():.3g} lies outside the training data's "
+                   f"range in model space (at most {reach:.3g} from 0)")
+    if thresholds.max() > 2 * reach * math.sqrt(d):
+        raise fail(f"a distance threshold of {thresholds.max():.3g} exceeds any distance within the training data")
     if doc["checksum"] != checksum(doc):
         raise fail("checksum mismatch: the file was edited or damaged after it was written")
     record = {key: doc[key] for key in RECORD_KEYS}
     return SegmentModel(preprocessing, centroids, thresholds, segments, record)
+
+
+def _model_space_reach(facts: object) -> float:
+    """How far from 0 a training customer can lie on one standardised feature: sqrt(N) for N customers.
+
+    A feature standardised by its mean and standard deviation over N values has no value farther
+    than sqrt(N - 1) from 0, and a centroid is a mean of such values; 1e5 is the reach when N is
+    not recorded (ten billion customers).
+    """
+    customers = facts.get("customers") if isinstance(facts, dict) else None
+    if isinstance(customers, int) and not isinstance(customers, bool) and 0 < customers <= 10**10:
+        return math.sqrt(customers) * (1 + 1e-6) + 1e-6
+    return 1e5
 
 
 def _reason(exc: Exception) -> str:
@@ -412,9 +430,11 @@ def _checked_preprocessing(doc: dict) -> Preprocessing:
     for f in prep.features:
         if f.transform not in TRANSFORMS:
             raise ValueError(f"unknown transform {f.transform!r} for {f.name}")
-        numbers = _finite_matrix([[f.fill, f.mean, f.scale]], f"parameters of {f.name}")[0]
-        if not numbers[2] > 0:
-            raise ValueError(f"scale of {f.name} must be positive")
+        fill, mean, scale = _finite_matrix([[f.fill, f.mean, f.scale]], f"parameters of {f.name}")[0]
+        if not MIN_SCALE <= scale <= PARAMETER_LIMIT:
+            raise ValueError(f"scale of {f.name} must be between {MIN_SCALE:g} and {PARAMETER_LIMIT:g}, not {scale:g}")
+        if max(abs(fill), abs(mean)) > PARAMETER_LIMIT:
+            raise ValueError(f"fill and mean of {f.name} must be below {PARAMETER_LIMIT:g} in absolute value")
     return prep
 
 

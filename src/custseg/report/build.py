@@ -16,7 +16,7 @@ import pandas as pd
 from plotly.offline import get_plotlyjs
 
 from .. import __version__
-from ..errors import InputError
+from ..errors import InputError, ModelFileError
 from ..export import write_text
 from ..features import default_as_of, features, parse_as_of, read_feature_table
 from ..ingest import Dataset, idle, open_data
@@ -160,6 +160,7 @@ def build_report(
     day = parse_as_of(as_of) if as_of is not None else None
     if model is not None and not isinstance(model, SegmentModel):
         model = SegmentModel.load(model)
+    stability_source = stability if isinstance(stability, (str, Path)) else "stability result"
     if stability is not None:
         stability = checked_result(stability) if isinstance(stability, dict) else load_stability(stability)
     ds = data if isinstance(data, Dataset) else open_data(data, mapping)
@@ -183,9 +184,14 @@ def build_report(
                 top = summary_section(summary_of(inputs, stability, len(ds.warnings)), cash, stability is not None)
             meta.append(("segments", f"{model.k}, fitted as of {model.as_of}"))
         if stability is not None:
-            sections.append(stability_section(stability, model))
-            meta.append(("stability", f"from {stability['protocol']['reference_date']} "
-                                      f"to {stability['recommendation']['horizon']}"))
+            try:
+                sections.append(stability_section(stability, model))
+                meta.append(("stability", f"from {stability['protocol']['reference_date']} "
+                                          f"to {stability['recommendation']['horizon']}"))
+            except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+                # a file may be edited or from another version: a block it lacks is an input problem
+                raise ModelFileError(f"malformed stability result ({exc.__class__.__name__}: {exc})",
+                                     file=stability_source) from None
         page = render_page(sections, meta, summary=top)
     finally:
         if ds is not data:  # opened here, so closed here

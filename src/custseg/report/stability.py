@@ -7,7 +7,6 @@ labels, and the maintenance recommendation in plain words.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -25,16 +24,10 @@ PSI_SCALE_MAX = 0.5
 
 def load_stability(path: str | Path) -> dict:
     """A backtest result read from ``path``; ModelFileError (exit 2) when it is not one."""
+    from ..jsonfile import read_json
+
     path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelFileError("stability result not found", file=path) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"cannot read stability result ({exc.__class__.__name__})", file=path) from None
-    except json.JSONDecodeError as exc:
-        raise ModelFileError(f"not valid JSON (truncated or damaged?) at line {exc.lineno}, column {exc.colno}",
-                             file=path) from None
+    doc = read_json(path, "stability result")
     return checked_result(doc, path)
 
 
