@@ -1,6 +1,14 @@
-"""Shared fixtures: the CLI as users run it, the real Olist data when present."""
+"""Shared fixtures: the CLI as users run it, the real Olist data when present, synthetic data.
+
+``run_cli`` (and the ``cli`` fixture) runs ``custseg ARGS`` in this process through Typer's
+CliRunner: the app maps errors to exit codes itself, so the codes, stdout and stderr are the
+script's. ``run_script`` runs a real ``python -m custseg`` process, for the few tests where the
+process matters (signals, the script's exit status, the environment it reads at start).
+``CUSTSEG_TEST_SUBPROCESS=1`` makes ``run_cli`` a real process too (to time or check the suite so).
+"""
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -10,7 +18,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-OLIST_DIR = Path(os.environ.get("CUSTSEG_OLIST_DIR", ROOT.parent / "shared" / "olist"))
+# ../shared/olist from a clone, ../../shared/olist from a worktree in a folder of worktrees
+OLIST_DIR = Path(os.environ.get("CUSTSEG_OLIST_DIR") or next(
+    (p for p in (ROOT.parent / "shared" / "olist", ROOT.parent.parent / "shared" / "olist") if p.is_dir()),
+    ROOT.parent / "shared" / "olist"))
+#: What the CLI sees in tests: wide lines (no wrapped messages), no colour codes.
+CLI_ENV = {"COLUMNS": "200", "NO_COLOR": "1"}
+os.environ.update(CLI_ENV)  # before custseg.cli's consoles are made: they read it once
+SUBPROCESS = os.environ.get("CUSTSEG_TEST_SUBPROCESS", "") not in ("", "0")
 
 
 @dataclass
@@ -20,7 +35,8 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> CliResult:
+def run_script(*args: str | Path, cwd: Path | None = None, timeout: float = 600,
+               env: dict[str, str] | None = None) -> CliResult:
     """Run ``custseg ARGS`` in a subprocess, the way a user or a scheduler does."""
     proc = subprocess.run(
         [sys.executable, "-m", "custseg", *map(str, args)],
@@ -28,9 +44,25 @@ def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) ->
         text=True,
         cwd=cwd,
         timeout=timeout,
-        env={**os.environ, "COLUMNS": "200", "NO_COLOR": "1"},
+        env={**os.environ, **CLI_ENV, **(env or {})},
     )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> CliResult:
+    """Run ``custseg ARGS`` in this process (Typer's CliRunner), with the script's exit codes.
+
+    An exception that escapes the app's error boundary is raised here (a bug in the boundary)."""
+    if SUBPROCESS:
+        return run_script(*args, cwd=cwd, timeout=timeout)
+    from typer.testing import CliRunner
+
+    from custseg.cli import app
+
+    with contextlib.chdir(cwd) if cwd is not None else contextlib.nullcontext():
+        result = CliRunner(env=CLI_ENV).invoke(app, [str(a) for a in args], prog_name="custseg",
+                                               catch_exceptions=False)
+    return CliResult(result.exit_code, result.stdout, result.stderr)
 
 
 @pytest.fixture(scope="session")

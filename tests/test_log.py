@@ -200,3 +200,35 @@ def test_binary_columns_are_refused(tmp_path):
     pq.write_table(table, tmp_path / "log.parquet")
     with pytest.raises(InputError, match=r"^log.parquet: column client: binary values \(BLOB\)"):
         load_log(tmp_path / "log.parquet", ORDER_MAPPING)
+
+
+@pytest.fixture(scope="module")
+def cdnow_with_header(cdnow, tmp_path_factory) -> Path:
+    """The lifetimes layout: the same log with a header line ``customer_id date number_of_cds dollar_value``."""
+    path = tmp_path_factory.mktemp("cdnow_header") / "CDNOW_master.txt"
+    path.write_text("customer_id date number_of_cds dollar_value\n" + cdnow.read_text())
+    return path
+
+
+def test_header_line_names_the_fields_of_a_whitespace_log(cdnow, cdnow_with_header):
+    named = LogMapping(customer_col="customer_id", date_col="date", amount_col="dollar_value",
+                       date_format="%Y%m%d", header=True)
+    skipped = LogMapping(**{**CDNOW.__dict__, "header": True})
+    expected = summary(load_log(cdnow, CDNOW))
+    for mapping in (named, skipped):
+        ds = load_log(cdnow_with_header, mapping)
+        assert not ds.problems and summary(ds)["orders"] == expected["orders"] == len(parse_cdnow(cdnow))
+
+
+def test_header_options_through_the_cli(cdnow, cdnow_with_header, tmp_path):
+    args = ["--customer-col", "customer_id", "--date-col", "date", "--amount-col", "dollar_value",
+            "--date-format", "%Y%m%d"]
+    result = run_cli("rfm", cdnow_with_header, "-o", tmp_path / "rfm.csv", "--header", *args)
+    assert result.code == 0, result.stderr
+    assert len(pd.read_csv(tmp_path / "rfm.csv")) == len({line[0] for line in parse_cdnow(cdnow)})
+    # without --header, the header line is data: refused as a value that is not a date
+    as_data = run_cli("validate", cdnow_with_header, *CDNOW_ARGS, "--no-header")
+    assert as_data.code == 2 and "not dates" in as_data.stderr, as_data.stderr
+    no_names = run_cli("validate", cdnow_with_header, "--no-header", *args)
+    assert no_names.code == 2 and no_names.stderr.strip() == (
+        "error: --no-header: give the names of the log's fields with --columns")

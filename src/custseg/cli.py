@@ -1,60 +1,118 @@
 """The command line: a thin skin over the library.
 
-Each command parses its arguments, calls the library, prints with Rich, and maps errors to exit
-codes: 0 success, 2 bad input (one line on stderr, no traceback), 3 "action needed" (monitor).
+Each command parses its arguments, calls the library, and prints with Rich. The app itself is the
+error boundary (:class:`ErrorBoundary`), so the ``custseg`` script and an in-process runner see the
+same exit codes: 0 success, 1 internal error (a bug), 2 bad input or options, 3 "action needed"
+(monitor), 4 cannot write the output / out of resources, 130 interrupted. Every error is one
+``error:`` line on stderr; the traceback only with ``--debug`` or ``CUSTSEG_DEBUG=1``.
 """
 from __future__ import annotations
 
+import functools
+import inspect
+import os
 import sys
+import traceback
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Callable, Optional
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
-from .errors import CustsegError
+from .errors import as_user_error
 from .schema import FEATURE_COLUMNS, LogMapping
 from .features import FEATURE_DOCS
+from .rfm import MAX_BINS, MIN_BINS
+
+try:  # typer >= 0.24 vendors click
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException  # type: ignore[no-redef]
+
+#: Seeds go to NumPy and scikit-learn, which take 0 .. 2**32 - 1.
+MAX_SEED = 2**32 - 1
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _say_error(message: str) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+
+
+class ErrorBoundary(TyperGroup):
+    """The root command: runs a command and turns whatever it raises into an exit code and one line.
+
+    Usage errors (unknown option, value out of range) exit 2, :class:`custseg.errors.CustsegError`
+    its own code, anything else 1 (a bug); Ctrl-C 130. ``--debug`` (or ``CUSTSEG_DEBUG=1``) adds
+    the traceback.
+    """
+
+    debug = False
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
+             standalone_mode: bool = True, **extra: Any) -> Any:
+        self.debug = os.environ.get("CUSTSEG_DEBUG", "") not in ("", "0")
+        try:
+            # not standalone: exceptions come back here instead of being printed by Typer
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = result if isinstance(result, int) else 0
+        except ClickException as exc:
+            code = self._usage_error(exc)
+        except Exception as exc:
+            code = self._error(exc)
+        if code == 130:
+            err_console.print("interrupted")
+        if not standalone_mode:
+            return code
+        sys.exit(code)
+
+    def _usage_error(self, exc: ClickException) -> int:
+        if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+            ctx = getattr(exc, "ctx", None)
+            hint = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+            _say_error(exc.format_message() + hint)
+        return exc.exit_code
+
+    def _error(self, exc: Exception) -> int:
+        error = as_user_error(exc)
+        if self.debug:
+            traceback.print_exception(exc, file=sys.stderr)
+        _say_error(error.message)
+        return error.exit_code
+
 
 app = typer.Typer(
     name="custseg",
+    cls=ErrorBoundary,
     help="Customer segments from marketplace order history, and how long they stay valid.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
-err_console = Console(stderr=True)
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option(
+        "--debug", help="On an error, also print the traceback (as does CUSTSEG_DEBUG=1).")] = False,
+) -> None:
     """Customer segments from marketplace order history, and how long they stay valid.
 
     Typical flow: synth (or your own Olist export) -> validate -> features -> fit -> assign;
     stability and monitor say how long the segments stay valid.
     """
+    if debug and isinstance(ctx.command, ErrorBoundary):
+        ctx.command.debug = True
 
 
 def main() -> None:
-    """Entry point of the ``custseg`` script: run the app, turn known errors into one line."""
-    import os
-
-    from .errors import as_user_error
-
-    try:
-        app()
-    except Exception as exc:  # one line and a documented exit code; the traceback only when debugging
-        if os.environ.get("CUSTSEG_DEBUG") and not isinstance(exc, CustsegError):
-            raise
-        error = as_user_error(exc)
-        err_console.print(f"error: {error.message}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        sys.exit(130)
+    """Entry point of the ``custseg`` script."""
+    app()
 
 
 @app.command()
@@ -68,21 +126,22 @@ def version() -> None:
 @app.command("synth")
 def synth_command(
     out: Annotated[Path, typer.Argument(help="Directory to write the nine Olist CSV files and truth.csv into.")],
-    customers: Annotated[Optional[str], typer.Option(
-        "--customers", metavar="N", help="People to generate (default 10000).")] = None,
-    orders: Annotated[Optional[str], typer.Option(
-        "--orders", metavar="N", help="Instead of --customers: about this many orders (about 1.14 orders per customer, "
-        "1.10 with --drift-month).")] = None,
-    seed: Annotated[str, typer.Option(
-        "--seed", metavar="N", help="Random seed: same seed and options, byte-identical files.")] = "0",
-    months: Annotated[str, typer.Option("--months", metavar="N", help="Length of the purchase horizon in months.")] = "24",
+    customers: Annotated[Optional[int], typer.Option(
+        "--customers", min=1, metavar="N", help="People to generate (default 10000).")] = None,
+    orders: Annotated[Optional[int], typer.Option(
+        "--orders", min=1, metavar="N", help="Instead of --customers: about this many orders (about 1.14 orders per "
+        "customer, 1.10 with --drift-month).")] = None,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, max=MAX_SEED, metavar="N", help="Random seed: same seed and options, byte-identical files.")] = 0,
+    months: Annotated[int, typer.Option(
+        "--months", min=1, metavar="N", help="Length of the purchase horizon in months.")] = 24,
     start: Annotated[str, typer.Option(
         "--start", metavar="DATE", help="First day of the horizon, YYYY-MM-DD.")] = "2016-09-01",
     drift_mix: Annotated[bool, typer.Option(
         "--drift-mix", help="The persona mix shifts over time: unhappy_late goes from 10% to 20% of new "
         "customers (taken from casual_one_timer). Proportions change, the personas do not.")] = False,
-    drift_month: Annotated[Optional[str], typer.Option(
-        "--drift-month", metavar="M", help="From this month of the horizon on (1-based) the structure changes: a voucher "
+    drift_month: Annotated[Optional[int], typer.Option(
+        "--drift-month", min=1, metavar="M", help="From this month of the horizon on (1-based) the structure changes: a voucher "
         "campaign triples new customers per day, a new persona voucher_deal_seeker takes 40% of them, and "
         "satisfied_big_spender orders arrive late with scores 1-2. Nothing changes before it.")] = None,
 ) -> None:
@@ -102,17 +161,15 @@ def synth_command(
 
     if customers is not None and orders is not None:
         raise InputError("give --customers or --orders, not both")
-    n_months = _whole_number(months, "--months")
-    drift = _whole_number(drift_month, "--drift-month") if drift_month is not None else None
     if orders is not None:
-        n_customers = customers_for_orders(_whole_number(orders, "--orders"), n_months, drift_mix, drift, start)
+        n_customers = customers_for_orders(orders, months, drift_mix, drift_month, start)
     else:
-        n_customers = _whole_number(customers, "--customers") if customers is not None else 10_000
+        n_customers = customers if customers is not None else 10_000
     large = n_customers > CHUNK_CUSTOMERS  # a bar only when there is more than one chunk to wait for
     with _step_progress() if large else nullcontext() as tick:
         summary = generate(
-            out, customers=n_customers, seed=_whole_number(seed, "--seed"), months=n_months, start=start,
-            drift_mix=drift_mix, drift_month=drift,
+            out, customers=n_customers, seed=seed, months=months, start=start,
+            drift_mix=drift_mix, drift_month=drift_month,
             progress=(lambda done: tick("generating customers", done, n_customers)) if large else None,
         )
     table = Table(title=f"synthetic data {summary.start} .. {summary.end} (export date), seed {summary.seed}")
@@ -128,8 +185,8 @@ def synth_command(
     console.print(f"wrote {out}", markup=False, highlight=False)
 
 
-# DATA is an Olist export directory, or a transaction-log file read through these options. A command
-# taking DATA declares the six options below and calls open_data(data, log_mapping(...)).
+# DATA is an Olist export directory, or a transaction-log file read through the options below. A
+# command taking DATA is decorated with @reads_data and receives a ready ``mapping: LogMapping | None``.
 _LOG_PANEL = "Transaction log (when DATA is a file)"
 def _data_source(text: str):
     """DATA as given: a path, or a ``postgresql://`` URL kept as text (a Path would fold its ``//``)."""
@@ -155,8 +212,58 @@ DateFormat = Annotated[Optional[str], typer.Option(
     "--date-format", help="strptime format of the dates, e.g. %Y%m%d (default: ISO, 2019-03-31).",
     rich_help_panel=_LOG_PANEL)]
 LogColumns = Annotated[Optional[str], typer.Option(
-    "--columns", help="The log has no header and whitespace-separated fields: their names, "
-    "comma-separated, e.g. id,date,count,amount.", rich_help_panel=_LOG_PANEL)]
+    "--columns", help="The log's fields are separated by whitespace: their names, comma-separated, "
+    "e.g. id,date,count,amount (the file has no header line, unless --header).", rich_help_panel=_LOG_PANEL)]
+LogHeader = Annotated[Optional[bool], typer.Option(
+    "--header/--no-header", help="Whether the log's first line names its fields. --header on a "
+    "whitespace-separated log reads the names from it (or skips it, with --columns); --no-header needs "
+    "--columns. Default: a CSV log has a header, a log read with --columns has none.",
+    rich_help_panel=_LOG_PANEL)]
+
+_LOG_OPTIONS: dict[str, Any] = {
+    "customer_col": CustomerCol, "date_col": DateCol, "amount_col": AmountCol, "order_col": OrderCol,
+    "date_format": DateFormat, "columns": LogColumns, "header": LogHeader,
+}
+
+
+def log_mapping(customer_col: Optional[str] = None, date_col: Optional[str] = None,
+                amount_col: Optional[str] = None, order_col: Optional[str] = None,
+                date_format: Optional[str] = None, columns: Optional[str] = None,
+                header: Optional[bool] = None) -> LogMapping | None:
+    """The LogMapping given by the transaction-log options; None when none of them is given."""
+    from .errors import InputError
+
+    if not any((customer_col, date_col, amount_col, order_col, date_format, columns, header is not None)):
+        return None
+    needed = {"--customer-col": customer_col, "--date-col": date_col, "--amount-col": amount_col}
+    missing = [flag for flag, value in needed.items() if not value]
+    if missing:
+        raise InputError(f"a transaction log needs {', '.join(missing)} too")
+    if header is False and not columns:
+        raise InputError("--no-header: give the names of the log's fields with --columns")
+    names = tuple(name.strip() for name in columns.split(",")) if columns else None
+    assert customer_col and date_col and amount_col  # checked above; for mypy
+    return LogMapping(customer_col=customer_col, date_col=date_col, amount_col=amount_col,
+                      order_col=order_col, date_format=date_format, columns=names, header=header)
+
+
+def reads_data(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``command``, which takes ``mapping: LogMapping | None``, with the transaction-log options in
+    its place: Typer sees the options, the command gets the mapping they give (None without them)."""
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "mapping"]
+    params = kept + [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=hint)
+                     for name, hint in _LOG_OPTIONS.items()]
+
+    @functools.wraps(command)
+    def with_mapping(*args: Any, **kwargs: Any) -> Any:
+        options = {name: kwargs.pop(name, None) for name in _LOG_OPTIONS}
+        return command(*args, mapping=log_mapping(**options), **kwargs)
+
+    del with_mapping.__wrapped__  # Typer must see the signature below, not the command's
+    with_mapping.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    with_mapping.__annotations__ = {p.name: p.annotation for p in params}
+    return with_mapping
 
 
 class Engine(str, Enum):
@@ -189,23 +296,6 @@ def _spark_data(data: Path, mapping) -> str:
     return uri(data)
 
 
-def log_mapping(customer_col: Optional[str], date_col: Optional[str], amount_col: Optional[str],
-                order_col: Optional[str] = None, date_format: Optional[str] = None,
-                columns: Optional[str] = None) -> LogMapping | None:
-    """The LogMapping given by the transaction-log options; None when none of them is given."""
-    from .errors import InputError
-
-    if not any((customer_col, date_col, amount_col, order_col, date_format, columns)):
-        return None
-    needed = {"--customer-col": customer_col, "--date-col": date_col, "--amount-col": amount_col}
-    missing = [flag for flag, value in needed.items() if not value]
-    if missing:
-        raise InputError(f"a transaction log needs {', '.join(missing)} too")
-    names = tuple(name.strip() for name in columns.split(",")) if columns else None
-    return LogMapping(customer_col=customer_col, date_col=date_col, amount_col=amount_col,
-                      order_col=order_col, date_format=date_format, columns=names)
-
-
 def _print_validation(report: dict) -> None:
     from rich.table import Table
 
@@ -228,16 +318,12 @@ def _print_validation(report: dict) -> None:
 
 
 @app.command()
+@reads_data
 def validate(
     data: DataArg,
     json_file: Annotated[Optional[Path], typer.Option(
         "--json", help="Also write the result (summary and warnings) to this JSON file.")] = None,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    mapping: LogMapping | None = None,
 ) -> None:
     """Check DATA against the data contract; print a summary and the warnings.
 
@@ -248,7 +334,6 @@ def validate(
     from .export import write_json
     from .ingest import open_data, validation_report
 
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with err_console.status("reading and checking the data"):
         ds = open_data(data, mapping, strict=False)
     if ds.problems:
@@ -270,6 +355,7 @@ def _feature_list() -> str:
 
 
 @app.command("features", epilog=_feature_list())
+@reads_data
 def features_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
@@ -284,12 +370,7 @@ def features_command(
     statuses: Annotated[
         str, typer.Option("--statuses", help="Comma-separated order statuses that count as purchases.")
     ] = "delivered",
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    mapping: LogMapping | None = None,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMaster = None,
 ) -> None:
@@ -309,7 +390,6 @@ def features_command(
         raise InputError("output must end in .csv or .parquet", file=output)
     counted = feats.parse_statuses(statuses)
     day = feats.parse_as_of(as_of) if as_of is not None else None
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     if engine is Engine.spark:
         from .spark import features_job, uri
 
@@ -339,6 +419,7 @@ def features_command(
 
 
 @app.command("report")
+@reads_data
 def report_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
@@ -354,12 +435,7 @@ def report_command(
         typer.Option("--as-of", help="Date YYYY-MM-DD the segments describe. Default: the model's as-of date, "
                      "else the day after the latest purchase."),
     ] = None,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    mapping: LogMapping | None = None,
 ) -> None:
     """Write one self-contained HTML page: the data, and the segments and their stability when given.
 
@@ -368,7 +444,6 @@ def report_command(
     from .report import build_report, check_output_path
 
     check_output_path(output)
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with err_console.status("building the report"):
         path = build_report(data, output, as_of=as_of, model=model, stability=stability, mapping=mapping)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
@@ -383,14 +458,16 @@ def _rfm_rules() -> str:
 
 
 @app.command("rfm", epilog=_rfm_rules())
+@reads_data
 def rfm_command(
-    data: Annotated[Path, typer.Argument(help="Data directory: the Olist CSV or Parquet files.")],
+    data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
     as_of: Annotated[
         Optional[str],
         typer.Option("--as-of", help="Snapshot date YYYY-MM-DD. Default: the day after the latest purchase (printed)."),
     ] = None,
-    bins: Annotated[int, typer.Option("--bins", help="Score levels per letter (2-9).")] = 5,
+    bins: Annotated[int, typer.Option("--bins", min=MIN_BINS, max=MAX_BINS, help="Score levels per letter.")] = 5,
+    mapping: LogMapping | None = None,
 ) -> None:
     """Score customers 1-5 on recency, frequency and monetary value and name their RFM segment.
 
@@ -403,16 +480,14 @@ def rfm_command(
     from . import features as feats
     from .errors import InputError
     from .export import write_table
-    from .ingest import load
-    from .rfm import MAX_BINS, MIN_BINS, rfm, segment_summary
+    from .ingest import open_data
+    from .rfm import rfm, segment_summary
 
     if output.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=output)
-    if not MIN_BINS <= bins <= MAX_BINS:
-        raise InputError(f"--bins must be between {MIN_BINS} and {MAX_BINS}, got {bins}")
     day = feats.parse_as_of(as_of) if as_of is not None else None
     with err_console.status("scoring customers"):
-        ds = load(data, columns=FEATURE_COLUMNS)
+        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
         if day is None:
             day = feats.default_as_of(ds)
             console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
@@ -441,6 +516,7 @@ def _as_of_or_default(as_of: Optional[str], ds):
 
 
 @app.command("fit")
+@reads_data
 def fit_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="The model file to write (JSON).")],
@@ -449,7 +525,7 @@ def fit_command(
     k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (2..10, chosen by the rule below).")] = "auto",
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="auto (all), kmeans, gmm, ward or hdbscan.")] = "auto",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed and data, same file.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed: same seed and data, same file.")] = 0,
     features: Annotated[Optional[str], typer.Option(
         "--features", help="Comma-separated numeric feature columns (default: the type features above).")] = None,
     min_share: Annotated[float, typer.Option(
@@ -461,19 +537,14 @@ def fit_command(
     statuses: Annotated[str, typer.Option(
         "--statuses", help="Comma-separated order statuses that count as purchases.")] = "delivered",
     sample_size: Annotated[int, typer.Option(
-        "--sample-size", help="Fit on at most this many customers (stratified by first-purchase month); "
+        "--sample-size", min=100, help="Fit on at most this many customers (stratified by first-purchase month); "
         "everyone is then assigned by nearest centroid.")] = 200_000,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Refits per candidate for the stability score.")] = 10,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=1, help="Refits per candidate for the stability score.")] = 10,
     jobs: Annotated[int, typer.Option("--jobs", help="Processes for the model search (-1: all cores); "
                                       "the result does not depend on it.")] = 2,
     assignments: Annotated[Optional[Path], typer.Option(
         "--assignments", help="Also write the training customers' segments (.csv or .parquet).")] = None,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    mapping: LogMapping | None = None,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMaster = None,
 ) -> None:
@@ -505,7 +576,6 @@ def fit_command(
     names = [f.strip() for f in features.split(",") if f.strip()] if features else None
     if names:
         checked_feature_names(names, [c for c, t in feats.FEATURE_DTYPES.items() if t != "str"])
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     if engine is Engine.spark:
         from .spark import fit_job, uri
 
@@ -540,18 +610,14 @@ def fit_command(
 
 
 @app.command("assign")
+@reads_data
 def assign_command(
     model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit).")],
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
     as_of: Annotated[Optional[str], typer.Option(
         "--as-of", help="Date YYYY-MM-DD to assign customers as of. Default: the day after the latest purchase.")] = None,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    mapping: LogMapping | None = None,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMaster = None,
 ) -> None:
@@ -575,7 +641,6 @@ def assign_command(
     if output.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=output)
     fitted = SegmentModel.load(model)
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     if engine is Engine.spark:
         from .spark import assign_job, uri
 
@@ -643,15 +708,6 @@ def describe_command(
         console.print(rich_view(segments))
 
 
-def _whole_number(text: str, option: str) -> int:
-    from .errors import InputError
-
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise InputError(f"{option}: {text!r} is not a whole number") from None
-
-
 @contextmanager
 def _step_progress():
     """A Rich progress bar on stderr, advanced by a ``(description, done, total)`` callback."""
@@ -666,6 +722,7 @@ def _step_progress():
 
 
 @app.command("stability")
+@reads_data
 def stability_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="The result file to write (JSON).")],
@@ -687,16 +744,16 @@ def stability_command(
         "--features", help="Model features, comma-separated, or study (recency_days, monetary, "
         "review_score_mean, answer_days, mean_items, total_items). Default: the fit's.")] = None,
     n_init: Annotated[Optional[int], typer.Option(
-        "--n-init", help="k-means starts per fit (default: the fit's); more starts, fewer local optima, "
+        "--n-init", min=1, help="k-means starts per fit (default: the fit's); more starts, fewer local optima, "
         "a tighter noise floor, slower.")] = None,
     threshold: Annotated[str, typer.Option(
         "--threshold", help="ARI the band's lower bound must keep: a number, or floor (the noise floor's "
         "lower bound minus --margin).")] = "0.8",
     margin: Annotated[float, typer.Option("--margin", help="Margin under the noise floor (floor mode).")] = 0.1,
     seeds: Annotated[int, typer.Option(
-        "--seeds", help="Refits per date for the noise floor and the band: the re-trained model and "
+        "--seeds", min=2, help="Refits per date for the noise floor and the band: the re-trained model and "
         "N-1 bootstrap refits.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: same seed and data, same result.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed: same seed and data, same result.")] = 0,
     statuses: Annotated[str, typer.Option(
         "--statuses", help="Comma-separated order statuses that count as purchases.")] = "delivered",
     psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
@@ -711,12 +768,7 @@ def stability_command(
         "--no-cost gives byte-identical output).")] = True,
     jobs: Annotated[int, typer.Option("--jobs", help="Processes for the reference fit's model search "
                                       "(-1: all cores); the result does not depend on it.")] = 2,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    mapping: LogMapping | None = None,
 ) -> None:
     """Backtest how long segments stay valid, and write the maintenance contract.
 
@@ -736,12 +788,13 @@ def stability_command(
     from .errors import InputError
     from .export import write_json, write_table
     from .ingest import open_data
+    from .segment import parse_k
     from .stability import (BacktestSettings, backtest, contract_text, parse_features, parse_period,
                             parse_threshold, parse_window, step_table)
 
     if labels is not None and labels.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=labels)
-    k_value = None if k.strip().lower() == "auto" else _whole_number(k, "--k")
+    k_value = parse_k(k)
     settings = BacktestSettings(
         reference=feats.parse_as_of(start) if start else None, step=parse_period(step, "--step"),
         until=feats.parse_as_of(until) if until else None, window=parse_window(window), k=k_value,
@@ -750,7 +803,6 @@ def stability_command(
         seed=seed, statuses=feats.parse_statuses(statuses), psi_max=psi_max, share_points=share_points,
         measure_cost=cost, jobs=jobs, min_share=min_share, n_init=n_init, keep_labels=labels is not None,
     ).checked()
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with _step_progress() as tick:
         ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
         run = backtest(ds, settings, progress=tick)
@@ -766,6 +818,7 @@ def stability_command(
 
 
 @app.command("monitor")
+@reads_data
 def monitor_command(
     model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit, or custseg stability --save-model).")],
     data: DataArg,
@@ -780,13 +833,8 @@ def monitor_command(
     psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
     share_points: Annotated[float, typer.Option(
         "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
-    seeds: Annotated[int, typer.Option("--seeds", help="Re-trains at the date (noise floor and band).")] = 3,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date (noise floor and band).")] = 3,
+    mapping: LogMapping | None = None,
 ) -> None:
     """Check a saved model at a date: exit 0 when healthy, 3 when a re-train is due, 2 on bad input.
 
@@ -805,7 +853,6 @@ def monitor_command(
     triggers = Triggers(ari=parse_threshold(threshold), margin=margin, psi_max=psi_max,
                         share_points=share_points).checked()
     fitted = SegmentModel.load(model)
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with err_console.status("checking the model"):
         ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
         record = check(fitted, ds, day, parse_window(window), triggers, seeds)
@@ -816,6 +863,7 @@ def monitor_command(
 
 
 @app.command("run")
+@reads_data
 def run_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for every output (created if missing).")],
@@ -824,20 +872,15 @@ def run_command(
     k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (chosen with evidence).")] = "auto",
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="auto, kmeans, gmm, ward or hdbscan.")] = "auto",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed: same data and seed, same outputs.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed: same data and seed, same outputs.")] = 0,
     statuses: Annotated[str, typer.Option(
         "--statuses", help="Order statuses that count as purchases, comma-separated.")] = "delivered",
     stability: Annotated[bool, typer.Option(
         "--stability/--no-stability", help="Run the stability backtest (the slowest step).")] = True,
     step: Annotated[str, typer.Option("--step", help="Backtest step: 1M, 2W, ...")] = "1M",
     window: Annotated[str, typer.Option("--window", help="Backtest feature window: all, or e.g. 12M.")] = "all",
-    seeds: Annotated[int, typer.Option("--seeds", help="Re-trains per backtest date (noise floor).")] = 3,
-    customer_col: CustomerCol = None,
-    date_col: DateCol = None,
-    amount_col: AmountCol = None,
-    order_col: OrderCol = None,
-    date_format: DateFormat = None,
-    columns: LogColumns = None,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains per backtest date (noise floor).")] = 3,
+    mapping: LogMapping | None = None,
 ) -> None:
     """Everything in one go: validate, features, RFM, fit, assign, stability and the HTML report.
 
@@ -849,7 +892,6 @@ def run_command(
     from .stability import BacktestSettings, parse_period, parse_window
 
     settings = BacktestSettings(step=parse_period(step, "--step"), window=parse_window(window), seeds=seeds)
-    mapping = log_mapping(customer_col, date_col, amount_col, order_col, date_format, columns)
     with _step_progress() as tick:
         result = run(data, output, as_of=feats.parse_as_of(as_of) if as_of else None, k=k, algorithm=algorithm,
                      seed=seed, statuses=feats.parse_statuses(statuses), stability=settings if stability else None,
@@ -882,7 +924,7 @@ def _print_run_summary(result) -> None:
 def demo_command(
     output: Annotated[Path, typer.Argument(help="Directory for the generated data and every output.")] = Path("demo-output"),
     customers: Annotated[int, typer.Option("--customers", help="Synthetic customers to generate.")] = 20_000,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed of the synthetic data and the models.")] = 42,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed of the synthetic data and the models.")] = 42,
     drift_month: Annotated[Optional[int], typer.Option(
         "--drift-month", help="Plant a change of behaviour from this month (see synth --help); 0 for none.")] = 18,
 ) -> None:

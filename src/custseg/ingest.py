@@ -25,7 +25,7 @@ import tempfile
 import uuid
 from collections import defaultdict
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -501,12 +501,25 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
     return settled(ds)
 
 
+def _whitespace_names(path: Path, mapping: LogMapping) -> LogMapping:
+    """``mapping`` with the field names of a whitespace-separated log whose header line names them
+    (``header`` without ``columns``); unchanged otherwise, and for a header with CSV delimiters."""
+    if mapping.columns or not mapping.header or path.suffix.lower() == ".parquet":
+        return mapping
+    with path.open("rb") as stream:
+        first = stream.readline(SNIFF_BYTES).decode("utf-8", errors="replace").strip()
+    if not first or any(delim in first for delim in ",;\t|"):
+        return mapping  # a delimited header: DuckDB's CSV reader takes it as it is
+    return replace(mapping, columns=tuple(first.split()))
+
+
 def _log_relation(path: Path, mapping: LogMapping) -> str:
     """SQL reading the log: by header, or by whitespace-separated fields named ``mapping.columns``."""
     if not mapping.columns:
         return f"SELECT * FROM {_file_relation(path)}"
     fields = ", ".join(f"f[{i + 1}] AS {_quote(name)}" for i, name in enumerate(mapping.columns))
-    lines = (f"read_csv({_sql_str(path)}, header = false, columns = {{'line': 'VARCHAR'}}, "
+    skip = 1 if mapping.header else 0  # the header line is not data
+    lines = (f"read_csv({_sql_str(path)}, header = false, columns = {{'line': 'VARCHAR'}}, skip = {skip}, "
              "delim = '\x1f', quote = '', escape = '', auto_detect = false)")
     return (f"SELECT {fields}, len(f) AS __fields, trim(line) AS __line FROM "
             f"(SELECT string_split_regex(trim(line), '\\s+') AS f, line FROM {lines} "
@@ -535,6 +548,8 @@ def _check_mapping(path: Path, mapping: LogMapping) -> None:
     if len(set(roles)) < len(roles):
         raise InputError(f"the customer, date, amount and order columns must differ: {', '.join(roles)}",
                          file=path)
+    if mapping.header is not None and path.suffix.lower() == ".parquet":
+        raise InputError("a header line applies to a text log, not to Parquet", file=path)
     if mapping.columns is not None:
         if path.suffix.lower() == ".parquet":
             raise InputError("column names for a headerless file do not apply to Parquet", file=path)
@@ -615,6 +630,7 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
         raise InputError("no such file", file=path)
     _check_mapping(path, mapping)
     check_file(path)
+    mapping = _whitespace_names(path, mapping)
     ds = Dataset(con=con or connect(), root=path, files={t: path for t in LOG_TABLES},
                  rows={}, mapping=mapping)
     define_text_macro(ds.con)

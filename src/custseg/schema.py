@@ -244,8 +244,10 @@ class LogMapping:
     id, the purchase date and the amount paid. Rows sharing a value of ``order_col`` are lines of
     one order; without ``order_col`` each row is an order of its own. ``date_format`` is a
     strptime format (``%Y%m%d``); without it dates must be ISO (``2019-03-31``, optionally with a
-    time). ``columns`` names the fields of a log without a header line, whose fields are separated
-    by whitespace (the CDNOW layout ``id date count amount``).
+    time). ``columns`` names the fields of a log whose fields are separated by whitespace (the
+    CDNOW layout ``id date count amount``). ``header`` says whether the first line names the fields:
+    None (default) means yes for a CSV log and no with ``columns``; True with ``columns`` skips that
+    line; True without ``columns`` reads a whitespace-separated log's names from it.
     """
 
     customer_col: str
@@ -254,6 +256,7 @@ class LogMapping:
     order_col: str | None = None
     date_format: str | None = None
     columns: tuple[str, ...] | None = None
+    header: bool | None = None
 
     @property
     def used_columns(self) -> dict[str, str]:

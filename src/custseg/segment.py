@@ -625,7 +625,7 @@ def fit(
     unknown = set(search_options) - set(SearchSettings.__dataclass_fields__)
     if unknown:
         raise TypeError(f"unknown search option {sorted(unknown)[0]!r}")
-    settings = SearchSettings(k=_parse_k(k), algorithm=str(algorithm).lower(), seed=int(seed),
+    settings = SearchSettings(k=parse_k(k), algorithm=str(algorithm).lower(), seed=int(seed),
                               min_share=float(min_share), **search_options).checked()
     old = _previous(previous)
     statuses = tuple(statuses)
@@ -646,7 +646,8 @@ def fit(
     return final
 
 
-def _parse_k(k: int | str | None) -> int | None:
+def parse_k(k: int | str | None) -> int | None:
+    """The number of segments ``k`` asks for; None for ``"auto"``."""
     if k is None or str(k).strip().lower() == "auto":
         return None
     try:
