@@ -172,9 +172,9 @@ def test_cli_writes_the_scores_and_prints_segments_and_notes(olist_dir, cli, tmp
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["{missing}", "--as-of", "2018-09-01"], "not a directory"),
+        (["{missing}", "--as-of", "2018-09-01"], "nowhere: no such file or directory"),
         (["{data}", "--as-of", "2018-13-01"], "is not a date"),
-        (["{data}", "--as-of", "2018-09-01", "--bins", "12"], "--bins must be between"),
+        (["{data}", "--as-of", "2018-09-01", "--bins", "12"], "'--bins': Input should be less than or equal to 9"),
     ],
 )
 def test_cli_bad_input_exits_2_without_output(cli, tmp_path, args, message):
