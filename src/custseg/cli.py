@@ -188,6 +188,8 @@ def synth_command(
 # DATA is an Olist export directory, or a transaction-log file read through the options below. A
 # command taking DATA is decorated with @reads_data and receives a ready ``mapping: LogMapping | None``.
 _LOG_PANEL = "Transaction log (when DATA is a file)"
+
+
 def _data_source(text: str):
     """DATA as given: a path, or a ``postgresql://`` URL kept as text (a Path would fold its ``//``)."""
     from .pgsource import is_url
