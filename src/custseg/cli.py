@@ -198,7 +198,7 @@ def _data_source(text: str):
 
 
 DataArg = Annotated[Path, typer.Argument(
-    parser=_data_source, metavar="DATA",
+    parser=_data_source,
     help="An Olist export (a directory of the nine CSV or Parquet files), a transaction-log file, or a "
     "postgresql://user@host/db URL (see the README: ?schema=, ?table= or ?query= for a log).")]
 CustomerCol = Annotated[Optional[str], typer.Option(
@@ -616,9 +616,12 @@ def fit_command(
 def assign_command(
     model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit).")],
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output table: .csv or .parquet.")] = None,
     as_of: Annotated[Optional[str], typer.Option(
         "--as-of", help="Date YYYY-MM-DD to assign customers as of. Default: the day after the latest purchase.")] = None,
+    to: Annotated[Optional[str], typer.Option(
+        "--to", help="Also write the assignment to PostgreSQL, replacing the rows of a table in one transaction: "
+        "postgresql://user@host/db?table=customer_segments (with model_version and as_of columns).")] = None,
     mapping: LogMapping | None = None,
     engine: EngineOpt = Engine.duckdb,
     spark_master: SparkMaster = None,
@@ -640,10 +643,14 @@ def assign_command(
     from .ingest import open_data
     from .model import SegmentModel, assign
 
-    if output.suffix.lower() not in (".csv", ".parquet"):
+    if output is None and to is None:
+        raise InputError("give --output, --to or both")
+    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=output)
     fitted = SegmentModel.load(model)
     if engine is Engine.spark:
+        if to is not None or output is None:
+            raise InputError("--to needs --engine duckdb; the spark engine writes --output")
         from .spark import assign_job, uri
 
         with err_console.status("assigning customers on Spark"):
@@ -666,9 +673,17 @@ def assign_command(
             if table.empty:
                 raise InputError(f"no customer has a counted order before {day}")
             assigned = assign(fitted, table)
-        write_table(assigned, output)
+        if output is not None:
+            write_table(assigned, output)
+        if to is not None:
+            from .pgtarget import write_assignments
+
+            if as_of is None and isinstance(day, str):
+                raise InputError("--as-of: give the date the feature table was computed at (for --to's as_of column)")
+            to = write_assignments(to, assigned, fitted.to_dict()["checksum"][:12],
+                                   feats.parse_as_of(as_of) if as_of is not None else day)
         counts = assigned.groupby("segment_id").agg(n=("outlier", "size"), outliers=("outlier", "sum"))
-        total, written = len(assigned), output
+        total, written = len(assigned), ", ".join(str(w) for w in (output, to) if w is not None)
     summary = Table(title=f"{total:,} customers as of {day}, model of {fitted.as_of}")
     for column in ("id", "segment", "customers", "share", "outliers"):
         summary.add_column(column, justify="left" if column == "segment" else "right")
@@ -862,6 +877,121 @@ def monitor_command(
         write_json(record, output)
     console.print(record_text(record), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(record["exit_code"])
+
+
+@app.command("update")
+@reads_data
+def update_command(
+    data: DataArg,
+    state: Annotated[Path, typer.Option("--state", help="State directory: model versions, history, last assignment "
+                                        "(created if missing).")],
+    as_of: Annotated[Optional[str], typer.Option(
+        "--as-of", help="Date YYYY-MM-DD of this run (default: the day after the latest purchase).")] = None,
+    to: Annotated[Optional[str], typer.Option(
+        "--to", help="Also write every customer's segment to PostgreSQL in one transaction: "
+        "postgresql://user@host/db?table=customer_segments.")] = None,
+    k: Annotated[str, typer.Option("--k", help="Segments of a new model, or auto (first fit and re-trains).")] = "auto",
+    algorithm: Annotated[str, typer.Option("--algorithm", help="auto, kmeans, gmm, ward or hdbscan.")] = "auto",
+    statuses: Annotated[str, typer.Option(
+        "--statuses", help="Order statuses that count as purchases (first fit; later runs keep the model's).")] = "delivered",
+    window: Annotated[str, typer.Option(
+        "--window", help="Orders behind the decision's features: all, or a sliding window such as 12M.")] = "all",
+    threshold: Annotated[str, typer.Option(
+        "--threshold", help="ARI the band's lower bound must keep: a number, or floor.")] = "0.8",
+    margin: Annotated[float, typer.Option("--margin", help="Margin under the noise floor (floor mode).")] = 0.1,
+    psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
+    share_points: Annotated[float, typer.Option(
+        "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date behind the decision.")] = 3,
+    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
+                                      help="Random seed of the fits and the decision's re-trains.")] = 0,
+    backtest: Annotated[bool, typer.Option(
+        "--backtest/--no-backtest", help="Run the stability backtest at the first fit (contract.json).")] = True,
+    mapping: LogMapping | None = None,
+) -> None:
+    """Run the maintenance contract once, for a daily or weekly scheduler.
+
+    No model yet: fit one (and backtest it: contract.json). Otherwise: the monitor's decision for
+    the live model at the date; on re-train, a new model with the live one as --previous (same ids
+    where segments persist) becomes live. Then every customer is assigned (segments.parquet, and
+    --to) and a record is appended to history.jsonl.
+
+    Exit 0 when the run completed (re-trained or not: the record says which), 2 on bad input, 4
+    when the state or the target cannot be written or another update holds the state's lock. A
+    failed run leaves the live model, the history, the last assignment and the table as they were.
+    """
+    from . import features as feats
+    from .monitor import Triggers
+    from .operate import UpdateSettings, update
+    from .stability import parse_threshold, parse_window
+
+    settings = UpdateSettings(
+        k=k, algorithm=algorithm, seed=seed, statuses=feats.parse_statuses(statuses), window=parse_window(window),
+        triggers=Triggers(ari=parse_threshold(threshold), margin=margin, psi_max=psi_max,
+                          share_points=share_points).checked(), seeds=seeds, backtest=backtest)
+    with _step_progress() as tick:
+        record = update(data, state, as_of=feats.parse_as_of(as_of) if as_of else None, mapping=mapping, to=to,
+                        settings=settings, progress=tick)
+    _print_update(record, state)
+
+
+def _print_update(record: dict, state: Path) -> None:
+    from rich.table import Table
+
+    decided, model = record["decision"], record["model"]
+    if decided.get("verdict") == "first":
+        head = f"first fit: model {model['version']:04d} ({model['k']} segments) is live"
+    elif record["retrained"]:
+        head = (f"re-trained: model {model['version']:04d} replaces {model['previous_version']:04d} "
+                f"({record['moved']:,} customers changed segment)")
+    else:
+        head = f"kept model {model['version']:04d} of {model['as_of']} ({decided.get('verdict')})"
+    console.print(f"{record['as_of']}: {head}", markup=False, highlight=False)
+    for reason in decided.get("reasons", []):
+        console.print(f"  reason: {reason}", markup=False, highlight=False, soft_wrap=True)
+    table = Table(title=f"{record['customers']:,} customers assigned")
+    for column in ("id", "segment", "share"):
+        table.add_column(column, justify="left" if column == "segment" else "right")
+    for seg_id, share in record["shares"].items():
+        table.add_row(seg_id, record["segments"][seg_id], f"{share:.1%}")
+    console.print(table)
+    written = [state / "history.jsonl", state / "segments.parquet"] + ([record["target"]] if record["target"] else [])
+    console.print("wrote " + ", ".join(map(str, written)), markup=False, highlight=False)
+
+
+@app.command("history")
+def history_command(
+    state: Annotated[Path, typer.Option("--state", help="State directory of custseg update.")],
+    json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the records (JSON list).")] = None,
+) -> None:
+    """Print the timeline of custseg update runs: dates, model versions, decisions and reasons, shares."""
+    from rich.table import Table
+
+    from .errors import InputError
+    from .export import write_json
+    from .operate import history, retrain_count
+
+    if not state.is_dir():
+        raise InputError("not a state directory of custseg update", file=state)
+    records = history(state)
+    table = Table(title=f"{len(records)} runs in {state}, {retrain_count(records)} re-trains")
+    for column in ("run", "as of", "model", "decision", "customers", "moved", "shares"):
+        table.add_column(column, justify="left" if column in ("decision", "shares") else "right")
+    for r in records:
+        decided = r["decision"]
+        what = ("first fit" if decided.get("verdict") == "first" else
+                f"re-trained ({len(decided.get('reasons', []))} reasons)" if r["retrained"] else "kept")
+        shares = ", ".join(f"{i} {s:.0%}" for i, s in r["shares"].items())
+        table.add_row(str(r["run"]), r["as_of"], f"{r['model']['version']:04d}", what, f"{r['customers']:,}",
+                      "" if r["moved"] is None else f"{r['moved']:,}", shares)
+    console.print(table)
+    for r in records:
+        for reason in r["decision"].get("reasons", []) if r["retrained"] and r["model"]["previous_version"] else []:
+            console.print(f"run {r['run']} ({r['as_of']}) re-trained: {reason}", markup=False, highlight=False,
+                          soft_wrap=True)
+    if json_file is not None:
+        write_json(records, json_file)
+        console.print(f"wrote {json_file}", markup=False, highlight=False)
 
 
 @app.command("run")

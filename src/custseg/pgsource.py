@@ -135,14 +135,14 @@ def connection(url: str, shown: str):
     try:
         conn = pg.connect(url)
     except Exception as exc:  # the driver's errors carry libpq's text, which we scrub
-        raise InputError(f"cannot connect: {_driver_text(exc, url)}", file=shown) from None
+        raise InputError(f"cannot connect: {driver_error_text(exc, url)}", file=shown) from None
     try:
         yield conn
     finally:
         conn.close()
 
 
-def _driver_text(exc: BaseException, url: str) -> str:
+def driver_error_text(exc: BaseException, url: str) -> str:
     """The useful first part of an ADBC/libpq error, scrubbed of secrets."""
     text = re.sub(r"^[A-Z_]+: ", "", str(exc).strip())
     text = re.sub(r"^\[libpq\] ", "", text)
@@ -167,7 +167,7 @@ def _fetch(conn, src: PgSource, sql: str) -> list[tuple]:
         cur.execute(sql)
         return cur.fetchall()
     except Exception as exc:
-        raise InputError(f"query failed: {_driver_text(exc, src.url)}", file=src.shown) from None
+        raise InputError(f"query failed: {driver_error_text(exc, src.url)}", file=src.shown) from None
     finally:
         cur.close()
 
@@ -190,7 +190,7 @@ def _spool(conn, src: PgSource, sql: str, path: Path, label: str) -> None:
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"cannot be read: {_driver_text(exc, src.url)}", file=label) from None
+        raise InputError(f"cannot be read: {driver_error_text(exc, src.url)}", file=label) from None
     finally:
         cur.close()
 
@@ -306,6 +306,6 @@ def _described(conn, src: PgSource, relation: str, label: str) -> list[tuple]:
         cur.execute(f"SELECT * FROM {relation} LIMIT 0")
         return [(f.name,) for f in cur.fetch_arrow_table().schema]
     except Exception as exc:
-        raise InputError(f"cannot be read: {_driver_text(exc, src.url)}", file=label) from None
+        raise InputError(f"cannot be read: {driver_error_text(exc, src.url)}", file=label) from None
     finally:
         cur.close()
