@@ -255,7 +255,7 @@ def update(
                 lap("fit")
                 if live is None and settings.backtest:
                     tick("backtest (the contract)", 2, 5)
-                    contract = _contract(ds, settings)
+                    contract = _contract(ds, day, settings)
                     lap("backtest")
         finally:
             ds.con.close()
@@ -280,6 +280,7 @@ def update(
             "shares": _shares(assignment, model),
             "moved": moved,
             "target": None,
+            "contract": _contract_summary(contract),
             "durations": durations,
         }
         tick("writing", 4, 5)
@@ -299,13 +300,32 @@ def update(
         return record
 
 
-def _contract(ds, settings: UpdateSettings) -> dict:
-    """The stability backtest of the first fit, with the update's settings (no cost measured)."""
+def _contract(ds, day: date, settings: UpdateSettings) -> dict:
+    """The stability backtest on the data before ``day`` (the contract), or why there is none.
+
+    Too little history for a backtest (it needs a year before its reference date) is not a failed
+    run: the record says so and the monitor's triggers still apply.
+    """
     from .stability import BacktestSettings, backtest
 
-    backtest_settings = BacktestSettings(window=settings.window, seed=settings.seed, statuses=settings.statuses,
-                                         seeds=settings.seeds, measure_cost=False, keep_labels=False)
-    return backtest(ds, backtest_settings).result
+    backtest_settings = BacktestSettings(until=day, window=settings.window, seed=settings.seed,
+                                         statuses=settings.statuses, seeds=settings.seeds, measure_cost=False,
+                                         keep_labels=False)
+    try:
+        return backtest(ds, backtest_settings).result
+    except InputError as exc:
+        return {"format": "custseg.contract-skipped/1", "skipped": exc.message}
+
+
+def _contract_summary(contract: dict | None) -> dict | None:
+    """What the first run's backtest predicted: the re-train interval, or why there is none."""
+    if contract is None:
+        return None
+    if "skipped" in contract:
+        return {"skipped": contract["skipped"]}
+    terms = contract["contract"]
+    return {"file": CONTRACT, "retrain_every_days": terms.get("retrain_every_days"),
+            "stable_over_horizon": terms.get("stable_over_horizon"), "horizon": contract["recommendation"]["horizon"]}
 
 
 def _staged(stage: Path, record: dict, model, assignment: pd.DataFrame, contract: dict | None,
