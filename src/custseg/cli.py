@@ -106,12 +106,18 @@ def _root(
     Typical flow: synth (or your own Olist export) -> validate -> features -> fit -> assign;
     stability and monitor say how long the segments stay valid.
     """
+    from .export import forget_inputs
+
+    forget_inputs()  # the inputs of this command only (the app may run several times in one process)
     if debug and isinstance(ctx.command, ErrorBoundary):
         ctx.command.debug = True
 
 
 def main() -> None:
     """Entry point of the ``custseg`` script."""
+    from .errors import stop_on_signals
+
+    stop_on_signals()  # SIGTERM and SIGHUP clean up as Ctrl-C does (the script's process only)
     app()
 
 

@@ -138,3 +138,34 @@ def as_user_error(exc: BaseException) -> CustsegError:
     if len(text) > 300:
         text = text[:300] + "..."
     return InternalError(f"internal error: {type(exc).__name__}: {text} (run with --debug for the traceback)")
+
+
+class Interrupted(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM, SIGHUP): unwinds like Ctrl-C, so that clean-up runs.
+
+    The CLI exits 130, as for Ctrl-C.
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signal = signum
+
+
+def stop_on_signals() -> None:
+    """Make SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread (for the CLI process).
+
+    A scheduler's timeout sends SIGTERM; a closed terminal SIGHUP. Either then cleans up as Ctrl-C
+    does: staging folders and temporary files removed, worker processes ended. Once one arrives,
+    further signals are ignored so that the clean-up itself is not cut short.
+    """
+    import signal
+
+    def stop(signum, frame):
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Interrupted(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, stop)

@@ -1,7 +1,10 @@
 """Write outputs safely: all-or-nothing files, and CSV cells that spreadsheets will not execute.
 
 Every output goes to a temporary file in the target's directory and is renamed over the target
-only when complete, so an interrupted or failed run leaves the previous output intact.
+only when complete, so an interrupted or failed run leaves the previous output intact. An output
+is never one of the inputs being read, nor inside an input directory (:func:`reading`); a write
+that fails (read-only or full disk, a file where a folder is needed, a name too long) raises an
+:class:`~custseg.errors.OutputError` naming the output.
 """
 from __future__ import annotations
 
@@ -15,30 +18,84 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import InputError
+from .errors import InputError, OutputError, as_user_error
 from .ingest import connect
 
 #: A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+#: Inputs this process reads (files, and directories read as a whole): outputs must stay clear of them.
+_INPUTS: set[Path] = set()
+
+#: Bytes of the target's name kept in a temporary name: with mkstemp's 8 characters and ".tmp" it
+#: stays under the usual 255-byte limit of a file name whatever the target's length.
+_TEMP_NAME_BYTES = 200
+
+
+def reading(path: str | Path) -> None:
+    """Record that ``path`` (a file, or a directory read as a whole) is an input of this process."""
+    _INPUTS.add(Path(path).resolve())
+
+
+def forget_inputs() -> None:
+    """Forget the inputs recorded by :func:`reading` (a new command starts)."""
+    _INPUTS.clear()
+
+
+def check_output_path(target: str | Path) -> Path:
+    """``target`` as an output path; InputError when it is an input or lies inside an input directory."""
+    target = Path(target)
+    where = target.resolve()
+    for source in _INPUTS:
+        if where == source:
+            raise InputError("is an input being read: write the output elsewhere", file=str(target))
+        if source in where.parents and source.is_dir():
+            raise InputError(f"lies inside the input directory {source}: write the output elsewhere", file=str(target))
+    return target
+
+
+def _temp_prefix(name: str) -> str:
+    short = name.encode("utf-8")[:_TEMP_NAME_BYTES].decode("utf-8", errors="ignore")
+    return f".{short}."
+
+
+def output_error(exc: BaseException, target: Path) -> OutputError:
+    """An exception raised while writing ``target`` as the OutputError naming ``target``."""
+    error = as_user_error(exc)
+    if isinstance(error, OutputError):  # its advice, at the output's name rather than a temporary one
+        return OutputError(error.problem, path=target)
+    text = " ".join(str(exc).split())[:200] or type(exc).__name__
+    return OutputError(text, path=target)
+
+
 @contextmanager
 def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds."""
-    target = Path(target)
-    if target.exists() and target.is_dir():
-        raise InputError("is a directory, expected a file path", file=target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds.
+
+    OutputError when ``target`` cannot be written; InputError when it is an input (see above).
+    """
+    target = check_output_path(target)
+    if target.is_dir():
+        raise OutputError("is a folder, expected a file path", path=target)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise output_error(exc, target) from None
     os.close(fd)
     tmp_path = Path(tmp)
-    # mkstemp creates 0600; outputs are meant to be shared, so give them the usual umask mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)
     try:
+        # mkstemp creates 0600; outputs are meant to be shared, so give them the usual umask mode.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)
         yield tmp_path
         os.replace(tmp_path, target)
+    except Exception as exc:
+        if isinstance(exc, OSError) or type(exc).__name__ == "IOException":  # DuckDB's writer: disk full
+            raise output_error(exc, target) from None
+        raise
     finally:
         if tmp_path.exists():
             tmp_path.unlink()

@@ -399,7 +399,10 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd
     import pyarrow as pa
     import pyarrow.dataset as pads
 
+    from .export import reading
+
     path = Path(path)
+    reading(path)  # outputs must not overwrite it
     try:
         if path.suffix.lower() == ".parquet":
             source = pads.dataset(path, format="parquet")

@@ -669,9 +669,12 @@ def open_data(path: str | Path, mapping: LogMapping | None = None, *,
 
     if pgsource.is_url(path):
         return pgsource.load(str(path), mapping, con=con, strict=strict, columns=columns)
+    from .export import reading
+
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", file=path)
+    reading(path)  # outputs must not overwrite it, nor land inside it
     if path.is_dir():
         if mapping is not None:
             raise InputError("is a directory (an Olist export): the transaction-log options apply to a "

@@ -23,11 +23,13 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from .errors import InputError
-from .export import write_json, write_table
+from .errors import OutputError
+from .export import check_output_path, output_error, reading, write_json, write_table
 from .features import customer_features, default_as_of, parse_as_of
+from .hooks import pause_point
 from .ingest import idle, open_data, validation_report
 from .model import SegmentModel
+from .pgsource import is_url
 from .report import build_report
 from .rfm import rfm
 from .schema import DEFAULT_STATUSES, LogMapping
@@ -73,12 +75,13 @@ def run(
     """
     day = parse_as_of(as_of) if as_of is not None else None
     out = Path(out_dir)
+    if not is_url(data):
+        reading(data)
+    check_output_path(out)
     if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a directory", file=out)
-    out.mkdir(parents=True, exist_ok=True)
-    # Build everything in a staging folder and move it in at the end: a failed run leaves the
-    # previous outputs as they were, never a mix of old and new files.
-    stage = Path(tempfile.mkdtemp(prefix=".custseg-run-", dir=out))
+        raise OutputError("exists and is not a folder", path=out)
+    created = not out.exists()
+    stage = staging_folder(out)
     try:
         result = _run_into(stage, data, day, k, algorithm, seed, statuses, stability, mapping, progress)
         for name, staged in result.files.items():
@@ -86,8 +89,59 @@ def run(
             result.files[name] = out / staged.name
         result.out_dir = out
         return result
+    except OutputError as exc:  # name the output folder, not the staging one
+        if exc.path is not None and stage in Path(exc.path).parents:
+            raise OutputError(exc.problem, path=out / Path(exc.path).name) from None
+        raise
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # a failed first run leaves no empty folder behind
+
+
+#: Prefix of the staging folder of a run inside its output folder; the owner's pid follows it.
+STAGE_PREFIX = ".custseg-run-"
+_OWNER_FILE = ".owner"
+
+
+def staging_folder(out: Path) -> Path:
+    """A new staging folder in ``out`` (created if missing), after removing those of dead runs.
+
+    A run builds everything in a staging folder and moves the files in at the end: a failed run
+    leaves the previous outputs as they were, never a mix of old and new files. The folder records
+    its process (pid and start time): a run killed without a chance to clean up (SIGKILL, power
+    loss) leaves it behind, and the next run into ``out`` removes it, but never the folder of a
+    run still going.
+    """
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for old in out.glob(f"{STAGE_PREFIX}*"):
+            if old.is_dir() and not _owner_alive(old):
+                shutil.rmtree(old, ignore_errors=True)
+        stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=out))
+        (stage / _OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}\n", encoding="ascii")
+    except OSError as exc:
+        raise output_error(exc, out) from None
+    return stage
+
+
+def _started(pid: int) -> str:
+    """When process ``pid`` started (psutil's create_time), or '' when there is no such process."""
+    import psutil
+
+    try:
+        return repr(psutil.Process(pid).create_time())
+    except (psutil.Error, OSError):
+        return ""
+
+
+def _owner_alive(stage: Path) -> bool:
+    """Whether the run that made staging folder ``stage`` may still be going (unknown owner: yes)."""
+    try:
+        pid, started = (stage / _OWNER_FILE).read_text(encoding="ascii").split()
+        return _started(int(pid)) == started
+    except (OSError, ValueError):  # no owner recorded (yet, or by an older custseg): leave it alone
+        return True
 
 
 def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, mapping, progress) -> RunResult:
@@ -97,6 +151,7 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
 
     def step(name: str) -> None:
         tick(name, STEPS.index(name), total)
+        pause_point(name)  # a test hook (custseg.hooks)
 
     step("validate")
     ds = open_data(data, mapping)

@@ -52,6 +52,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import math
+import os
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -77,10 +78,12 @@ from sklearn.metrics import (
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import GaussianMixture
 from joblib import Parallel, delayed
+from joblib._parallel_backends import LokyBackend
 from threadpoolctl import threadpool_limits
 
 from .describe import describe_segments
 from .errors import InputError
+from .hooks import pause_point
 from .features import features as feature_table
 from .features import parse_as_of, released
 from .model import (
@@ -413,6 +416,33 @@ def _run_task(x: np.ndarray, algorithm: str, params: list, seed: int, n_init: in
         return family_fits(x, algorithm, params, seed, n_init)
 
 
+#: Seconds an idle worker of the model search waits for more work before it ends (joblib's default: 300).
+IDLE_WORKER_SECONDS = 10
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker process: end when ``parent`` ends (Linux: a parent-death signal), even by SIGKILL.
+
+    Without it, joblib's workers (about 200 MB each) outlive a parent killed by a scheduler's
+    timeout or the OOM killer, holding its output pipes open.
+    """
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    if os.getppid() != parent:  # the parent died before the signal was asked for
+        os._exit(1)
+
+
+def worker_backend() -> LokyBackend:
+    """joblib's process backend, with workers that end with their parent and do not idle for long."""
+    return LokyBackend(initializer=die_with_parent, initargs=(os.getpid(),),
+                       idle_worker_timeout=IDLE_WORKER_SECONDS)
+
+
 def family_results(x: np.ndarray, settings: SearchSettings, progress: bool) -> tuple[dict, list[FitTask]]:
     """Per task, centroids and noise share per parameter, keyed by (algorithm, replicate); the tasks.
 
@@ -426,11 +456,14 @@ def family_results(x: np.ndarray, settings: SearchSettings, progress: bool) -> t
         for t in tasks
     )
     results = {}
-    with _progress(progress, settings.algorithms(), settings.bootstrap) as advance:
-        outputs = Parallel(n_jobs=settings.n_jobs, return_as="generator")(jobs)
+    with _progress(progress, settings.algorithms(), settings.bootstrap) as advance, warnings.catch_warnings():
+        # an interrupted search cancels the queued fits; joblib's advice about unused results is noise then
+        warnings.filterwarnings("ignore", message=".*tasks have been successfully executed", category=UserWarning)
+        outputs = Parallel(n_jobs=settings.n_jobs, backend=worker_backend(), return_as="generator")(jobs)
         for task, output in zip(tasks, outputs):
             results[(task.algorithm, task.replicate)] = output
             advance[task.algorithm]()
+            pause_point("search")  # a test hook (custseg.hooks): stop while the workers are busy
     return results, tasks
 
 
