@@ -73,6 +73,18 @@ class ResourceError(CustsegError):
     exit_code = 4
 
 
+class Stopped(CustsegError):
+    """The run was stopped by a signal (SIGTERM, SIGHUP) and cleaned up. Exit code 130, as for Ctrl-C."""
+
+    exit_code = 130
+
+    def __init__(self, signum: int):
+        import signal
+
+        super().__init__(f"stopped by {signal.Signals(signum).name}: temporary files removed, "
+                         "previous outputs left as they were")
+
+
 class InternalError(CustsegError):
     """An exception nobody expected: a bug, reported in one line. Exit code 1."""
 
@@ -125,6 +137,8 @@ def as_user_error(exc: BaseException) -> CustsegError:
     """
     if isinstance(exc, CustsegError):
         return exc
+    if _stopped_by is not None:  # DuckDB turns the signal's exception into its own "Query interrupted"
+        return Stopped(_stopped_by)
     if isinstance(exc, MemoryError) or _is(exc, "pyarrow", "ArrowMemoryError"):
         return _memory_advice("Python and Arrow")
     if _is(exc, "duckdb", "OutOfMemoryException"):
@@ -138,6 +152,10 @@ def as_user_error(exc: BaseException) -> CustsegError:
     if len(text) > 300:
         text = text[:300] + "..."
     return InternalError(f"internal error: {type(exc).__name__}: {text} (run with --debug for the traceback)")
+
+
+#: The signal that asked this process to stop (see :func:`stop_on_signals`), once one has.
+_stopped_by: int | None = None
 
 
 class Interrupted(KeyboardInterrupt):
@@ -163,8 +181,10 @@ def stop_on_signals() -> None:
     import signal
 
     def stop(signum, frame):
+        global _stopped_by
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
             signal.signal(sig, signal.SIG_IGN)
+        _stopped_by = signum
         raise Interrupted(signum)
 
     for sig in (signal.SIGTERM, signal.SIGHUP):
