@@ -147,7 +147,8 @@ def _table(server, table: str) -> list[tuple]:
         return conn.execute(f"SELECT * FROM {table} ORDER BY customer_unique_id").fetchall()
 
 
-def _killed_at(where: str, args: list[str], tmp_path: Path) -> None:
+def _killed_at(where: str, args: list[str], tmp_path: Path, while_paused=lambda: None) -> None:
+    """Run ``custseg ARGS``, pausing at ``where``; call ``while_paused()`` there, then SIGKILL it."""
     marker = tmp_path / f"paused-{where}"
     proc = subprocess.Popen([sys.executable, "-c", PAUSING, str(marker), where, *args], start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -157,6 +158,7 @@ def _killed_at(where: str, args: list[str], tmp_path: Path) -> None:
             assert proc.poll() is None, proc.stderr.read().decode()
             assert time.monotonic() < deadline
             time.sleep(0.2)
+        while_paused()
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -181,7 +183,12 @@ def test_update_killed_leaves_state_and_table_unchanged(operated, postgres, tmp_
     before, rows = _snapshot(state), _table(postgres, "segments_now")
     # 2018-04-13 re-trains (fit); 2017-12-08 keeps the model and goes straight to the write (commit)
     day = "2018-04-13" if where == "fit" else "2017-12-08"
-    _killed_at(where, ["update", str(data), "--state", str(state), "--as-of", day, "--to", to, *UPDATE], tmp_path)
+
+    def readers_see_the_old_rows() -> None:  # the new rows are sent, not committed: invisible
+        assert _table(postgres, "segments_now") == rows
+
+    _killed_at(where, ["update", str(data), "--state", str(state), "--as-of", day, "--to", to, *UPDATE], tmp_path,
+               readers_see_the_old_rows)
     assert _snapshot(state) == before
     assert _table(postgres, "segments_now") == rows
     r = cli("update", data, "--state", state, "--as-of", "2017-12-08", "--to", to, *UPDATE)

@@ -223,3 +223,32 @@ def test_binary_column_and_database_down_refused(cli, postgres, tmp_path):
     r = cli("validate", _url(postgres).replace(PASSWORD, "wrong-" + PASSWORD))
     assert r.code == 2 and "password authentication failed" in r.stderr, r.stderr
     _no_secret(r.stderr)
+
+
+def test_assign_to_postgres_replaces_rows_in_one_transaction(cli, postgres, synth_schema, synth_dir, tmp_path):
+    import psycopg
+
+    from custseg.segment import fit
+
+    model = fit(synth_dir, "2018-03-01", k=3, algorithm="kmeans", bootstrap=2)
+    model.save(tmp_path / "model.json")
+    to = postgres.url_with_password + "?schema=crm&table=segments"
+    with psycopg.connect(postgres.url_with_password, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA IF NOT EXISTS crm")
+    for day in ("2018-03-01", "2018-06-01"):
+        r = cli("assign", tmp_path / "model.json", _url(postgres, synth_schema), "--to", to, "--as-of", day,
+                "-o", tmp_path / f"{day}.csv")
+        assert r.code == 0, r.stderr
+        _no_secret(r.stdout, r.stderr)
+    expected = pd.read_csv(tmp_path / "2018-06-01.csv", dtype={"customer_unique_id": str})
+    with psycopg.connect(postgres.url_with_password) as conn:
+        rows = pd.DataFrame(conn.execute("SELECT * FROM crm.segments ORDER BY customer_unique_id").fetchall(),
+                            columns=["customer_unique_id", "segment_id", "segment_name", "distance", "outlier",
+                                     "model_version", "as_of"])
+    assert len(rows) == len(expected) and set(rows["as_of"].astype(str)) == {"2018-06-01"}
+    assert set(rows["model_version"]) == {model.to_dict()["checksum"][:12]}
+    merged = rows.merge(expected, on="customer_unique_id", suffixes=("", "_csv"))
+    assert len(merged) == len(expected) and (merged["segment_id"] == merged["segment_id_csv"]).all()
+    r = cli("assign", tmp_path / "model.json", synth_dir, "--to", to.replace(str(postgres.port), "1"))
+    assert r.code == 4 and "cannot write postgresql://custseg@127.0.0.1:1/shop" in r.stderr, r.stderr
+    _no_secret(r.stderr)
