@@ -99,6 +99,18 @@ def test_weekly_replay_with_planted_drift(make_synth, tmp_path):
     before = truth[truth["first_purchase_month"].astype(int) < 18]
     for persona in ("casual_one_timer", "unhappy_late"):
         assert _modal_segment(first_version, before, persona) == _modal_segment(latest, before, persona), persona
+    # the report's History section tells the same story as the history
+    from custseg.report.history import history_section
+
+    section = history_section(logged)
+    table = section.parts[0].blocks[1]
+    retrained_rows = [row for row in table.rows if row[3] == "re-trained"]
+    assert [row[1] for row in retrained_rows] == [d.isoformat() for d in retrains]
+    assert all(row[4] != "–" for row in retrained_rows)  # each with its reasons
+    shares_chart = json.loads(section.parts[1].charts[0].figure_json)
+    assert len(shares_chart["data"]) == len({i for r in logged for i in r["segments"]})
+    moved_chart = json.loads(section.parts[2].charts[0].figure_json)
+    assert list(moved_chart["data"][0]["y"]) == [r["moved"] for r in logged[1:] if r["retrained"]]
     first = logged[0]["contract"]
     predicted = "none (stable)" if first.get("stable_over_horizon") else f"every {first.get('retrain_every_days')} days"
     print(f"re-trains in the replay: {retrain_count(logged)} ({', '.join(map(str, retrains))}); "

@@ -443,17 +443,31 @@ def report_command(
         typer.Option("--as-of", help="Date YYYY-MM-DD the segments describe. Default: the model's as-of date, "
                      "else the day after the latest purchase."),
     ] = None,
+    state: Annotated[Optional[Path], typer.Option(
+        "--state", help="State directory of custseg update: adds the History section (and, without --model, "
+        "the live model's Segments section).")] = None,
     mapping: LogMapping | None = None,
 ) -> None:
     """Write one self-contained HTML page: the data, and the segments and their stability when given.
 
     The page works offline (no request to any other host) and is byte-identical for the same inputs.
     """
+    from .errors import InputError
     from .report import build_report, check_output_path
 
     check_output_path(output)
+    records = None
+    if state is not None:
+        from .operate import history
+
+        if not state.is_dir():
+            raise InputError("not a state directory of custseg update", file=state)
+        records = history(state)
+        if records and model is None:
+            model = state / records[-1]["model"]["file"]
     with err_console.status("building the report"):
-        path = build_report(data, output, as_of=as_of, model=model, stability=stability, mapping=mapping)
+        path = build_report(data, output, as_of=as_of, model=model, stability=stability, mapping=mapping,
+                            history=records)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

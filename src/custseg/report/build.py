@@ -139,6 +139,7 @@ def build_report(
     rfm_df: pd.DataFrame | Path | None = None,
     mapping: LogMapping | None = None,
     currency: str | None = None,
+    history: list[dict] | str | Path | None = None,
 ) -> Path:
     """Write the HTML report on ``data`` to ``out_path``.
 
@@ -154,9 +155,14 @@ def build_report(
     may also be a Parquet file of it, read only once the Data section is done (for millions of
     customers, the tables and DuckDB's then need not be in memory at once). ``currency`` (a code
     such as ``BRL`` or a symbol) labels every amount; default: BRL for an Olist export, none for a
-    transaction log.
+    transaction log. ``history`` (the records of :func:`custseg.operate.history`, or the state
+    directory of ``custseg update``) adds the History section.
     """
     out_path = check_output_path(out_path)
+    if isinstance(history, (str, Path)):
+        from ..operate import history as read_history
+
+        history = read_history(history)
     day = parse_as_of(as_of) if as_of is not None else None
     if model is not None and not isinstance(model, SegmentModel):
         model = SegmentModel.load(model)
@@ -192,6 +198,11 @@ def build_report(
                 # a file may be edited or from another version: a block it lacks is an input problem
                 raise ModelFileError(f"malformed stability result ({exc.__class__.__name__}: {exc})",
                                      file=stability_source) from None
+        if history:
+            from .history import history_section
+
+            sections.append(history_section(history))
+            meta.append(("history", f"{len(history)} runs to {history[-1]['as_of']}"))
         page = render_page(sections, meta, summary=top)
     finally:
         if ds is not data:  # opened here, so closed here
