@@ -8,6 +8,7 @@ cannot be written raises :class:`OutputError` and running out of memory :class:`
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 
@@ -146,8 +147,11 @@ def as_user_error(exc: BaseException) -> CustsegError:
     if isinstance(exc, OSError) and exc.errno in _OS_ADVICE:
         path = exc.filename if exc.filename is not None else None
         return OutputError(_OS_ADVICE[exc.errno], path=path)
-    if _is(exc, "duckdb", "IOException") and "no space left" in str(exc).lower():
-        return OutputError(_OS_ADVICE[errno.ENOSPC] + " (DuckDB's temporary files count too: see TMPDIR)")
+    if _is(exc, "duckdb", "IOException"):  # DuckDB names the failed call's errno in its message
+        found = re.search(r'"errno"\s*:\s*"(\d+)"', str(exc))
+        code = int(found.group(1)) if found else errno.ENOSPC if "no space left" in str(exc).lower() else None
+        if code in _OS_ADVICE:
+            return OutputError(_OS_ADVICE[code])
     text = " ".join(str(exc).split())
     if len(text) > 300:
         text = text[:300] + "..."
