@@ -390,7 +390,6 @@ def features_command(
     """
     from . import features as feats
     from .errors import InputError
-    from .export import write_table
     from .ingest import open_data
     from rich.table import Table
 
@@ -413,14 +412,11 @@ def features_command(
         if day is None:
             day = feats.default_as_of(ds)
             console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
-        table = feats.customer_features(ds, day, counted)
-    if table.empty:
-        raise InputError(f"no customer has a counted order before {day} (statuses: {', '.join(counted)})")
-    write_table(table, output)
+        customers, medians = feats.write_features(ds, day, output, counted)
     summary = Table(title=f"customer features as of {day}", show_header=False)
-    summary.add_row("customers", f"{len(table):,}")
+    summary.add_row("customers", f"{customers:,}")
     summary.add_row("counted statuses", ", ".join(counted))
-    for name, value in feats.feature_medians(table).items():
+    for name, value in medians.items():
         summary.add_row(f"median {name}", f"{value:,.2f}")
     console.print(summary)
     console.print(f"wrote {output}")

@@ -24,6 +24,9 @@ from .ingest import connect
 #: A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
+#: DuckDB's CSV writer as custseg writes CSV: a header, quotes doubled inside quoted cells, '\n' line ends.
+_CSV_OPTIONS = "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n')"
+
 
 #: Inputs this process reads (files, and directories read as a whole): outputs must stay clear of them.
 _INPUTS: set[Path] = set()
@@ -194,9 +197,40 @@ def _copy_csv(df: pd.DataFrame, path: Path) -> bool:
     with connect() as con:  # within custseg's memory budget, spilling to a temporary folder
         con.register("frame", pa.Table.from_pandas(df, preserve_index=False))
         target = "'" + str(path).replace("'", "''") + "'"
-        con.execute(f"COPY (SELECT {', '.join(map(column, df.columns))} FROM frame) TO {target} "
-                    "(FORMAT csv, HEADER, DELIMITER ',', QUOTE '\"', ESCAPE '\"', NEW_LINE '\\n')")
+        con.execute(f"COPY (SELECT {', '.join(map(column, df.columns))} FROM frame) TO {target} {_CSV_OPTIONS}")
     return True
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _defused(column: str) -> str:
+    """SQL: text ``column`` with a cell a spreadsheet would run as a formula prefixed with a quote
+    (what :func:`safe_for_spreadsheet` does to a frame)."""
+    prefixes = ", ".join(f"chr({ord(p)})" for p in FORMULA_PREFIXES)
+    name = _sql_name(column)
+    return f"CASE WHEN left({name}, 1) IN ({prefixes}) THEN chr(39) || {name} ELSE {name} END AS {name}"
+
+
+def copy_table(con, table: str, path: str | Path) -> Path:
+    """Write DuckDB table ``table`` to ``path``, CSV (formula-safe) or Parquet by the extension, in
+    the table's order, with DuckDB's writers: the same CSV text as :func:`write_table` writes for
+    the same columns, and no Python copy of the rows."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=path)
+    kinds = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
+                        "ORDER BY schema_name = 'main', column_index", [table]).fetchall()
+    with atomic_path(path) as tmp:
+        target = "'" + str(tmp).replace("'", "''") + "'"
+        if suffix == ".csv":
+            select = ", ".join(_defused(c) if t == "VARCHAR" else _sql_name(c) for c, t in kinds)
+            con.execute(f"COPY (SELECT {select} FROM {table} ORDER BY rowid) TO {target} {_CSV_OPTIONS}")
+        else:
+            con.execute(f"COPY (SELECT * FROM {table} ORDER BY rowid) TO {target} (FORMAT parquet)")
+    return path
 
 
 def write_json(obj: object, path: str | Path) -> Path:

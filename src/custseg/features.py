@@ -91,13 +91,23 @@ counted_orders AS (
       AND o.order_status IN ({statuses})
 ),
 order_contents AS (
+    -- the least and the greatest category of the items: when equal, they are the order's only one
     SELECT
-        order_id,
+        i.order_id,
         COUNT(*) AS n_items,
-        SUM(CAST(price AS DECIMAL(18, 2))) AS price,
-        SUM(CAST(COALESCE(freight_value, 0) AS DECIMAL(18, 2))) AS freight
-    FROM order_items
-    GROUP BY order_id
+        SUM(CAST(i.price AS DECIMAL(18, 2))) AS price,
+        SUM(CAST(COALESCE(i.freight_value, 0) AS DECIMAL(18, 2))) AS freight,
+        MIN(k.category) AS min_category,
+        MAX(k.category) AS max_category
+    FROM order_items i
+    LEFT JOIN (
+        -- two categories have no English name: keep the Portuguese one
+        SELECT p.product_id, COALESCE(t.product_category_name_english, p.product_category_name) AS category
+        FROM products p
+        LEFT JOIN category_translation t ON t.product_category_name = p.product_category_name
+        WHERE p.product_category_name IS NOT NULL
+    ) k ON k.product_id = i.product_id
+    GROUP BY i.order_id
 ),
 order_payments AS (
     SELECT
@@ -105,7 +115,9 @@ order_payments AS (
         SUM(CAST(payment_value AS DECIMAL(18, 2))) AS paid,
         -- the export has a few credit-card payments in 0 installments: one payment is one installment
         SUM(CASE WHEN payment_installments < 1 THEN 1 ELSE payment_installments END) AS installments,
-        COUNT(payment_installments) AS n_payments
+        COUNT(payment_installments) AS n_payments,
+        MIN(payment_type) AS min_payment_type,
+        MAX(payment_type) AS max_payment_type
     FROM payments
     GROUP BY order_id
 ),
@@ -116,11 +128,26 @@ known_reviews AS (
     FROM reviews
     WHERE COALESCE(review_answer_timestamp, review_creation_date) < {as_of}
 ),
-reviewed_orders AS (
-    SELECT DISTINCT order_id FROM known_reviews
+shared_reviews AS (
+    -- reviews covering several orders (rare): a person's mean must count them once
+    SELECT review_id FROM known_reviews GROUP BY review_id HAVING COUNT(*) > 1
+),
+order_reviews AS (
+    SELECT
+        r.order_id,
+        SUM(r.review_score) AS score_sum,
+        COUNT(r.review_score) AS n_scores,
+        SUM(r.answer_seconds) AS answer_sum,
+        COUNT(r.answer_seconds) AS n_answers,
+        MAX(CASE WHEN s.review_id IS NULL THEN 0 ELSE 1 END) AS shared
+    FROM known_reviews r
+    LEFT JOIN shared_reviews s ON s.review_id = r.review_id
+    GROUP BY r.order_id
 ),
 order_history AS (
-    -- one row per customer: everything that adds up over their counted orders, in one pass
+    -- one row per customer: everything that adds up over their counted orders, in one pass; for
+    -- what is a choice (main payment type and category, latest state) the least and the greatest
+    -- value, which settle it for nearly everyone
     SELECT
         co.customer_unique_id,
         MIN(co.purchased_at) AS first_purchase_at,
@@ -128,7 +155,7 @@ order_history AS (
         COUNT(*) AS frequency,
         SUM(COALESCE(op.paid, oc.price + oc.freight, 0)) AS monetary,
         SUM(COALESCE(oc.n_items, 0)) AS n_items,
-        SUM(CASE WHEN ro.order_id IS NULL THEN 0 ELSE 1 END) AS n_reviewed_orders,
+        SUM(CASE WHEN r.order_id IS NULL THEN 0 ELSE 1 END) AS n_reviewed_orders,
         SUM(COALESCE(oc.freight, 0)) AS freight,
         SUM(COALESCE(oc.price, 0) + COALESCE(oc.freight, 0)) AS items_value,
         SUM(op.installments) AS installments,
@@ -140,23 +167,48 @@ order_history AS (
         AVG(CASE WHEN co.delivered_at IS NULL OR co.estimated_at IS NULL THEN NULL
                  WHEN CAST(co.delivered_at AS DATE) > CAST(co.estimated_at AS DATE) THEN 1
                  ELSE 0 END) AS late_share,
-        -- a person may move between orders: the state of the latest order that names one
-        ARG_MAX(co.customer_state, STRUCT_PACK(purchased_at := co.purchased_at, order_id := co.order_id))
-            FILTER (WHERE co.customer_state IS NOT NULL) AS customer_state
+        SUM(r.score_sum) AS score_sum,
+        SUM(r.n_scores) AS n_scores,
+        SUM(r.answer_sum) AS answer_sum,
+        SUM(r.n_answers) AS n_answers,
+        MAX(r.shared) AS shared_review,
+        MIN(co.customer_state) AS min_state,
+        MAX(co.customer_state) AS max_state,
+        MIN(op.min_payment_type) AS min_payment_type,
+        MAX(op.max_payment_type) AS max_payment_type,
+        MIN(oc.min_category) AS min_category,
+        MAX(oc.max_category) AS max_category
     FROM counted_orders co
     LEFT JOIN order_contents oc ON oc.order_id = co.order_id
     LEFT JOIN order_payments op ON op.order_id = co.order_id
-    LEFT JOIN reviewed_orders ro ON ro.order_id = co.order_id
+    LEFT JOIN order_reviews r ON r.order_id = co.order_id
     GROUP BY co.customer_unique_id
+),
+mixed_orders AS (
+    -- the counted orders of the few customers whose choices the least and greatest do not settle
+    SELECT
+        co.order_id,
+        co.customer_unique_id,
+        co.customer_state,
+        co.purchased_at,
+        h.min_payment_type < h.max_payment_type AS mixed_payment,
+        h.min_category < h.max_category AS mixed_category,
+        h.min_state < h.max_state AS mixed_state,
+        h.shared_review = 1 AS shared_review
+    FROM counted_orders co
+    JOIN order_history h ON h.customer_unique_id = co.customer_unique_id
+    WHERE h.min_payment_type < h.max_payment_type OR h.min_category < h.max_category
+       OR h.min_state < h.max_state OR h.shared_review = 1
 ),
 review_scores AS (
     -- one review may cover several orders: count it once
     SELECT customer_unique_id, AVG(review_score) AS review_score_mean,
         AVG(answer_seconds) AS answer_seconds_mean
     FROM (
-        SELECT DISTINCT co.customer_unique_id, r.review_id, r.review_score, r.answer_seconds
+        SELECT DISTINCT mo.customer_unique_id, r.review_id, r.review_score, r.answer_seconds
         FROM known_reviews r
-        JOIN counted_orders co ON co.order_id = r.order_id
+        JOIN mixed_orders mo ON mo.order_id = r.order_id
+        WHERE mo.shared_review
     ) distinct_reviews
     GROUP BY customer_unique_id
 ),
@@ -166,11 +218,11 @@ main_payment_type AS (
         customer_unique_id,
         ARG_MIN(payment_type, STRUCT_PACK(value := -amount, payment_type := payment_type)) AS payment_type
     FROM (
-        SELECT co.customer_unique_id, p.payment_type, SUM(CAST(p.payment_value AS DECIMAL(18, 2))) AS amount
+        SELECT mo.customer_unique_id, p.payment_type, SUM(CAST(p.payment_value AS DECIMAL(18, 2))) AS amount
         FROM payments p
-        JOIN counted_orders co ON co.order_id = p.order_id
-        WHERE p.payment_type IS NOT NULL
-        GROUP BY co.customer_unique_id, p.payment_type
+        JOIN mixed_orders mo ON mo.order_id = p.order_id
+        WHERE mo.mixed_payment AND p.payment_type IS NOT NULL
+        GROUP BY mo.customer_unique_id, p.payment_type
     ) payment_types
     GROUP BY customer_unique_id
 ),
@@ -182,17 +234,25 @@ category_mix AS (
         COUNT(*) AS n_categories
     FROM (
         SELECT
-            co.customer_unique_id,
-            -- two categories have no English name: keep the Portuguese one
+            mo.customer_unique_id,
             COALESCE(t.product_category_name_english, p.product_category_name) AS category,
             COUNT(*) AS n_items
         FROM order_items i
-        JOIN counted_orders co ON co.order_id = i.order_id
+        JOIN mixed_orders mo ON mo.order_id = i.order_id
         JOIN products p ON p.product_id = i.product_id
         LEFT JOIN category_translation t ON t.product_category_name = p.product_category_name
-        WHERE p.product_category_name IS NOT NULL
-        GROUP BY co.customer_unique_id, COALESCE(t.product_category_name_english, p.product_category_name)
+        WHERE mo.mixed_category AND p.product_category_name IS NOT NULL
+        GROUP BY mo.customer_unique_id, COALESCE(t.product_category_name_english, p.product_category_name)
     ) categories
+    GROUP BY customer_unique_id
+),
+latest_state AS (
+    -- a person may move between orders: the state of the latest order that names one
+    SELECT
+        customer_unique_id,
+        ARG_MAX(customer_state, STRUCT_PACK(purchased_at := purchased_at, order_id := order_id)) AS customer_state
+    FROM mixed_orders
+    WHERE mixed_state AND customer_state IS NOT NULL
     GROUP BY customer_unique_id
 )
 SELECT
@@ -203,24 +263,31 @@ SELECT
     CAST(h.monetary AS DOUBLE) AS monetary,
     CAST(h.monetary AS DOUBLE) / h.frequency AS mean_basket,
     CAST(h.n_items AS DOUBLE) / h.frequency AS mean_items,
-    h.n_items AS total_items,
-    rs.review_score_mean,
+    CAST(h.n_items AS BIGINT) AS total_items,
+    CASE WHEN h.shared_review = 1 THEN rs.review_score_mean
+         ELSE CAST(h.score_sum AS DOUBLE) / NULLIF(h.n_scores, 0) END AS review_score_mean,
     CAST(h.n_reviewed_orders AS DOUBLE) / h.frequency AS review_share,
-    rs.answer_seconds_mean / 86400 AS answer_days,
+    CASE WHEN h.shared_review = 1 THEN rs.answer_seconds_mean
+         ELSE CAST(h.answer_sum AS DOUBLE) / NULLIF(h.n_answers, 0) END / 86400 AS answer_days,
     h.delivery_seconds_mean / 86400 AS delivery_days_mean,
     h.lateness_seconds_mean / 86400 AS lateness_days_mean,
     h.late_share,
     COALESCE(CAST(h.installments AS DOUBLE) / h.n_payments, 1.0) AS installments_mean,
-    COALESCE(mp.payment_type, 'unknown') AS main_payment_type,
+    COALESCE(CASE WHEN h.min_payment_type = h.max_payment_type THEN h.min_payment_type
+                  ELSE mp.payment_type END, 'unknown') AS main_payment_type,
     COALESCE(CAST(h.freight AS DOUBLE) / CAST(NULLIF(h.items_value, 0) AS DOUBLE), 0.0) AS freight_share,
-    COALESCE(cm.n_categories, 0) AS n_categories,
-    COALESCE(cm.category, 'unknown') AS main_category,
-    COALESCE(h.customer_state, 'unknown') AS customer_state,
+    CASE WHEN h.min_category IS NULL THEN 0 WHEN h.min_category = h.max_category THEN 1
+         ELSE cm.n_categories END AS n_categories,
+    COALESCE(CASE WHEN h.min_category = h.max_category THEN h.min_category ELSE cm.category END,
+             'unknown') AS main_category,
+    COALESCE(CASE WHEN h.min_state = h.max_state THEN h.min_state ELSE ls.customer_state END,
+             'unknown') AS customer_state,
     CAST(date_diff('second', h.first_purchase_at, {as_of}) AS DOUBLE) / 86400 AS tenure_days
 FROM order_history h
 LEFT JOIN review_scores rs ON rs.customer_unique_id = h.customer_unique_id
 LEFT JOIN main_payment_type mp ON mp.customer_unique_id = h.customer_unique_id
 LEFT JOIN category_mix cm ON cm.customer_unique_id = h.customer_unique_id
+LEFT JOIN latest_state ls ON ls.customer_unique_id = h.customer_unique_id
 ORDER BY h.customer_unique_id
 """
 
@@ -296,13 +363,8 @@ def typed_features(df: pd.DataFrame, dtypes: dict[str, str] = FEATURE_DTYPES) ->
     return df[list(dtypes)].astype(dtypes).reset_index(drop=True)
 
 
-def customer_features(
-    ds: Dataset,
-    as_of: date | datetime | str,
-    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
-) -> pd.DataFrame:
-    """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
-    statuses = tuple(statuses)
+def _computed(ds: Dataset, as_of: date | datetime | str, statuses: tuple[str, ...], into: str | None = None):
+    """Run the feature query on ``ds``: the table as Arrow, or (``into``) into that temporary table."""
     check_statuses(ds, statuses)
     # Every step of the query is ordered explicitly (ORDER BY, window orders with tie-breakers), so
     # DuckDB may drop insertion order: for millions of customers that is the difference between
@@ -310,12 +372,50 @@ def customer_features(
     ds.con.execute("SET preserve_insertion_order = false")
     try:
         person = key_text(ds.con, "customers", "customer_unique_id", alias="h")
-        result = run_staged(ds.con, feature_sql(as_of, statuses, person))
+        return run_staged(ds.con, feature_sql(as_of, statuses, person), into)
     finally:
         ds.con.execute("RESET preserve_insertion_order")
+
+
+def customer_features(
+    ds: Dataset,
+    as_of: date | datetime | str,
+    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
+) -> pd.DataFrame:
+    """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
+    result = _computed(ds, as_of, tuple(statuses))
     # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
     # memory); self_destruct frees each Arrow column once converted
     return released(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
+
+
+#: The temporary table :func:`write_features` computes the feature table into.
+WRITTEN_TABLE = "custseg_feature_table"
+
+
+def write_features(ds: Dataset, as_of: date | datetime | str, output: str | Path,
+                   statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES) -> tuple[int, dict[str, float]]:
+    """Write the feature table of ``ds`` as of ``as_of`` to ``output`` (.csv or .parquet); its number of
+    customers and the medians of :data:`SUMMARY_FEATURES`.
+
+    DuckDB computes, summarises and writes the table (no Python copy of it: for millions of
+    customers that is seconds and gigabytes). InputError, and nothing written, when no customer
+    has a counted order before ``as_of``.
+    """
+    from .export import copy_table
+
+    statuses = tuple(statuses)
+    _computed(ds, as_of, statuses, into=WRITTEN_TABLE)
+    try:
+        medians = ", ".join(f'median("{name}")' for name in SUMMARY_FEATURES)
+        customers, *values = ds.con.execute(f"SELECT count(*), {medians} FROM {WRITTEN_TABLE}").fetchall()[0]
+        if not customers:
+            raise InputError(f"no customer has a counted order before {parse_as_of(as_of)} "
+                             f"(statuses: {', '.join(statuses)})")
+        copy_table(ds.con, WRITTEN_TABLE, output)
+    finally:
+        ds.con.execute(f"DROP TABLE IF EXISTS temp.{WRITTEN_TABLE}")
+    return customers, {name: float("nan") if v is None else float(v) for name, v in zip(SUMMARY_FEATURES, values)}
 
 
 def released(value):
@@ -342,8 +442,9 @@ def split_query(sql: str) -> tuple[list[tuple[str, str]], str]:
     return steps, final
 
 
-def run_staged(con, sql: str):
-    """Run the feature query one step at a time, each into a temporary table; the result as Arrow.
+def run_staged(con, sql: str, into: str | None = None):
+    """Run the feature query one step at a time, each into a temporary table; the result as Arrow
+    (or, with ``into``, in that temporary table, in the query's order).
 
     The same SQL as one statement would keep every step's hash tables in memory at once: with
     millions of customers that outgrows DuckDB's memory budget. Materialised one by one, each step
@@ -355,6 +456,9 @@ def run_staged(con, sql: str):
         for name, body in steps:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
             made.append(name)
+        if into:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {final}")
+            return None
         return con.sql(final).to_arrow_table()
     finally:
         for name in reversed(made):
