@@ -5,6 +5,7 @@ PostgreSQL on a free local port), each in a schema of its own.
 """
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -252,3 +253,16 @@ def test_assign_to_postgres_replaces_rows_in_one_transaction(cli, postgres, synt
     r = cli("assign", tmp_path / "model.json", synth_dir, "--to", to.replace(str(postgres.port), "1"))
     assert r.code == 4 and "cannot write postgresql://custseg@127.0.0.1:1/shop" in r.stderr, r.stderr
     _no_secret(r.stderr)
+
+
+def test_update_same_from_postgres_as_from_files(postgres, synth_schema, synth_dir, tmp_path):
+    """Two runs of ``update`` (first fit, then a kept day) from each source: the same assignment."""
+    from custseg.operate import UpdateSettings, update
+
+    settings = UpdateSettings(k=3, algorithm="kmeans", backtest=False, fit_options={"bootstrap": 2})
+    for name, data in (("pg", _url(postgres, synth_schema)), ("files", synth_dir)):
+        for day in ("2018-05-01", "2018-05-08"):
+            record = update(data, tmp_path / name, as_of=day, settings=settings)
+        _no_secret(json.dumps(record), (tmp_path / name / "history.jsonl").read_text())
+    for name in ("segments.parquet", "models/0001.json"):
+        assert (tmp_path / "pg" / name).read_bytes() == (tmp_path / "files" / name).read_bytes(), name
