@@ -16,7 +16,8 @@ and, in the same run, the baselines of reading the same data:
 
 The prepared state holds a model fitted at D - 7 days (k = 5, k-means, no backtest); the decision
 uses ``--threshold floor`` so that the day stays unchanged (re-training noise is not a trigger).
-Prints the figures and the ratios; writes ``bench-output/update/results.json``. On a shared
+Each update runs ``--repeat`` times per source, alternating the sources; the fastest run of each
+is shown (every run is in the JSON). Prints the figures and the ratios; writes ``bench-output/update/results.json``. On a shared
 machine, the figures vary with the other load: compare the ratios, measured in the same run.
 
 Run: ``.venv/bin/python benchmarks/update.py [--orders 1000000] [--as-of 2018-08-08]``
@@ -40,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-output" / "update"
 sys.path.insert(0, str(ROOT / "tests"))
 
-import pgserver  # noqa: E402  (the tests' server: Debian's PostgreSQL in a temporary cluster)
+import pgserver  # (the tests' server: Debian's PostgreSQL in a temporary cluster)
 
 CUSTSEG = [sys.executable, "-m", "custseg"]
 DECISION = ["--threshold", "floor"]
@@ -80,7 +81,7 @@ def copy_to_stdout(url: str, schema: str) -> dict:
     return {"seconds": round(time.perf_counter() - start, 2), "bytes": received}
 
 
-def run(orders: int, day: date) -> dict:
+def run(orders: int, day: date, repeat: int = 2) -> dict:
     data = synthetic_data(orders)
     out = OUT / data.name
     shutil.rmtree(out, ignore_errors=True)
@@ -101,16 +102,23 @@ def run(orders: int, day: date) -> dict:
                          "prepare": prep}
         results["scan (files)"] = {"seconds": round(_timed(bare_scan, data), 2)}
         results["COPY TO STDOUT"] = copy_to_stdout(server.url_with_password, "bench")
-        for name, source in (("files", str(data)), ("postgres", url)):
-            state = out / f"state-{name}"
+        sources = {"files": str(data), "postgres": url}
+        # alternated (files, postgres, postgres, files, ...): both meet the same share of the machine's other load
+        order = [name for i in range(repeat) for name in (("files", "postgres") if i % 2 == 0 else ("postgres", "files"))]
+        for run_number, name in enumerate(order):
+            state = out / f"state-{name}-{run_number}"
             shutil.copytree(prepared, state)
-            figures = measured([*CUSTSEG, "update", source, "--state", str(state), "--as-of", day.isoformat(),
-                                *DECISION], out / f"update-{name}.log")
+            log = out / f"update-{name}-{run_number}.log"
+            figures = measured([*CUSTSEG, "update", sources[name], "--state", str(state), "--as-of", day.isoformat(),
+                                *DECISION], log)
             record = json.loads((state / "history.jsonl").read_text().splitlines()[-1])
             assert not record["retrained"], f"{name}: the day re-trained ({record['decision']['reasons']})"
-            results[f"update ({name})"] = {**figures, "durations": record["durations"],
-                                           "customers": record["customers"]}
-            assert pgserver.PASSWORD not in (out / f"update-{name}.log").read_text()
+            assert pgserver.PASSWORD not in log.read_text() + (state / "history.jsonl").read_text()
+            runs = results.setdefault(f"update ({name})", {"runs": []})["runs"]
+            runs.append({**figures, "durations": record["durations"], "customers": record["customers"]})
+        for name in sources:  # the fastest run of each: the one least slowed by other processes
+            runs = results[f"update ({name})"]["runs"]
+            results[f"update ({name})"].update(min(runs, key=lambda r: r["seconds"]))
     finally:
         server.remove()
     return results
@@ -126,7 +134,7 @@ def print_report(r: dict) -> None:
     files, pg = r["update (files)"], r["update (postgres)"]
     scan, copy = r["scan (files)"]["seconds"], r["COPY TO STDOUT"]["seconds"]
     print(f"\nupdate on an unchanged day, {r['orders']:,} orders ({files['customers']:,} customers), as of {r['as_of']}")
-    print(f"{'':28}{'seconds':>9}{'peak GB':>9}  inside update (s)")
+    print(f"{'':28}{'seconds':>9}{'peak GB':>9}  inside update (s); fastest of {len(files['runs'])} runs")
     for name in ("update (files)", "update (postgres)"):
         fig = r[name]
         inside = ", ".join(f"{k} {v}" for k, v in fig["durations"].items())
@@ -142,8 +150,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=1_000_000)
     parser.add_argument("--as-of", default="2018-08-08", help="the unchanged day (the model is fitted 7 days before)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of update per source (the fastest is shown)")
     args = parser.parse_args()
-    results = run(args.orders, date.fromisoformat(args.as_of))
+    results = run(args.orders, date.fromisoformat(args.as_of), args.repeat)
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     print_report(results)
 

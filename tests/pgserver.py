@@ -44,7 +44,7 @@ def installed_bin_dir() -> Path:
         raise Unavailable("PostgreSQL is not installed and cannot be (needs root and apt-get)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "postgresql"]):
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900, check=False)
         if proc.returncode != 0:
             raise Unavailable(f"{' '.join(cmd)} failed: {proc.stderr.strip()[-300:]}")
     found = _bin_dir()
@@ -84,7 +84,7 @@ class PgServer:
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120,
-                              user=self.run_as, cwd=self.root)
+                              user=self.run_as, cwd=self.root, check=False)
 
     def start(self) -> None:
         data, log = self.root / "data", self.root / "server.log"

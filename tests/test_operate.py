@@ -16,10 +16,10 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
+import pgserver
 import psycopg
 import pytest
 
-import pgserver
 from custseg.operate import UpdateSettings, history, retrain_count, update
 from custseg.stability import Triggers
 
@@ -243,7 +243,7 @@ def test_commit_interrupted_after_journal_is_rolled_forward(operated, tmp_path):
 
     from custseg.operate import JOURNAL, _staged, locked
 
-    data, state, _ = operated
+    state = operated[1]
     copy = tmp_path / "state"
     shutil.copytree(state, copy)
     records = history(copy)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+import pgserver
 import pytest
 
-import pgserver
 from custseg.pgsource import PgSource, redacted, scrubbed
 
 PASSWORD = pgserver.PASSWORD

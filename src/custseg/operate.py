@@ -38,11 +38,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .errors import InputError, ModelFileError, OutputError
 from .export import write_json, write_table
+
+if TYPE_CHECKING:
+    from .stability import Period, Triggers
 
 HISTORY_FORMAT = "custseg.history/1"
 LIVE_FORMAT = "custseg.live/1"
@@ -66,8 +70,8 @@ class UpdateSettings:
     algorithm: str = "auto"
     seed: int = 0
     statuses: tuple[str, ...] = ("delivered",)
-    window: object = None  # a stability.Period, or None for the whole history
-    triggers: object = None  # stability.Triggers; None: the defaults
+    window: Period | None = None  # None: the whole history
+    triggers: Triggers | None = None  # None: the defaults
     seeds: int = 3  # re-trains at the date behind the decision
     backtest: bool = True  # run the stability backtest at the first fit (the contract)
     fit_options: dict = field(default_factory=dict)  # further fit() options (bootstrap, sample_size...)

@@ -116,6 +116,14 @@ class PgSource:
         return bool(self.log_table or self.log_query)
 
 
+def database_errors() -> tuple[type[BaseException], ...]:
+    """The errors of the database driver (connection, SQL, transfer) and of DuckDB reading its rows."""
+    import adbc_driver_manager
+    import duckdb
+
+    return (adbc_driver_manager.Error, duckdb.Error)
+
+
 def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
@@ -134,7 +142,7 @@ def connection(url: str, shown: str):
                          file=shown) from None
     try:
         conn = pg.connect(url)
-    except Exception as exc:  # the driver's errors carry libpq's text, which we scrub
+    except database_errors() as exc:  # the driver's errors carry libpq's text, which we scrub
         raise InputError(f"cannot connect: {driver_error_text(exc, url)}", file=shown) from None
     try:
         yield conn
@@ -166,7 +174,7 @@ def _fetch(conn, src: PgSource, sql: str) -> list[tuple]:
     try:
         cur.execute(sql)
         return cur.fetchall()
-    except Exception as exc:
+    except database_errors() as exc:
         raise InputError(f"query failed: {driver_error_text(exc, src.url)}", file=src.shown) from None
     finally:
         cur.close()
@@ -187,9 +195,7 @@ def _spool(conn, src: PgSource, sql: str, path: Path, label: str) -> None:
             spool.register("pg_rows", reader)
             target = _literal(str(path))
             spool.execute(f"COPY (SELECT {', '.join(columns)} FROM pg_rows) TO {target} (FORMAT parquet)")
-    except InputError:
-        raise
-    except Exception as exc:
+    except database_errors() as exc:
         raise InputError(f"cannot be read: {driver_error_text(exc, src.url)}", file=label) from None
     finally:
         cur.close()
@@ -305,7 +311,7 @@ def _described(conn, src: PgSource, relation: str, label: str) -> list[tuple]:
     try:
         cur.execute(f"SELECT * FROM {relation} LIMIT 0")
         return [(f.name,) for f in cur.fetch_arrow_table().schema]
-    except Exception as exc:
+    except database_errors() as exc:
         raise InputError(f"cannot be read: {driver_error_text(exc, src.url)}", file=label) from None
     finally:
         cur.close()

@@ -9,6 +9,7 @@ ADBC's bulk ingestion (PostgreSQL's COPY) as Arrow data.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import date
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -16,7 +17,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import pandas as pd
 
 from .errors import InputError, OutputError
-from .pgsource import driver_error_text, is_url, redacted
+from .pgsource import database_errors, driver_error_text, is_url, redacted
 
 DEFAULT_TABLE = "customer_segments"
 #: Columns of the target table and their PostgreSQL types.
@@ -87,7 +88,7 @@ def write_assignments(url: str, assignment: pd.DataFrame, model_version: str, as
     rows = _rows(assignment, model_version, as_of)
     try:
         conn = pg.connect(target.url, autocommit=False)
-    except Exception as exc:
+    except database_errors() as exc:
         raise OutputError(driver_error_text(exc, target.url), path=where) from None
     try:
         with conn.cursor() as cur:
@@ -97,11 +98,9 @@ def write_assignments(url: str, assignment: pd.DataFrame, model_version: str, as
             cur.execute(f"DELETE FROM {target.qualified}")
             cur.adbc_ingest(target.table, rows, mode="append", db_schema_name=target.schema)
         conn.commit()
-    except Exception as exc:
-        try:
+    except database_errors() as exc:
+        with contextlib.suppress(*database_errors()):  # a lost connection: the server rolls back by itself
             conn.rollback()
-        except Exception:  # the connection is gone: the server rolls back by itself
-            pass
         raise OutputError(driver_error_text(exc, target.url), path=where) from None
     finally:
         conn.close()
