@@ -162,7 +162,7 @@ def test_survivable_warts_are_counted_with_examples(synth_dir, tmp_path):
     assert found[("duplicate_key", "products", "product_id")] == 2
     unparsed = next(w for w in ds.warnings if w.check == "unparsed_value")
     assert unparsed.examples == ("yesterday",)
-    assert str(unparsed) == "orders.order_approved_at: values that are not dates: 1 (e.g. 'yesterday')"
+    assert str(unparsed) == "orders.order_approved_at: values that are not dates from 1990 to 2099: 1 (e.g. 'yesterday')"
     # repeated products are dropped (first row kept), so joins do not double items
     assert ds.rows["products"] == len(products)
     assert ds.scalar("SELECT count(*) FROM orders WHERE order_approved_at IS NULL AND order_id = ?",
@@ -185,7 +185,7 @@ def test_empty_secondary_table_is_a_warning(synth_dir, tmp_path):
         ("orders", lambda f: pd.concat([f, f.iloc[:3]]),
          "olist_orders_dataset.csv: column order_id: duplicate order_id values: 3"),
         ("orders", lambda f: f.assign(order_purchase_timestamp=["31/12/2017"] + list(f.order_purchase_timestamp[1:])),
-         "olist_orders_dataset.csv: column order_purchase_timestamp: values that are not dates: 1 (e.g. '31/12/2017')"),
+         "olist_orders_dataset.csv: column order_purchase_timestamp: values that are not dates from 1990 to 2099: 1 (e.g. '31/12/2017')"),
         ("orders", lambda f: f.assign(order_purchase_timestamp=[""] + list(f.order_purchase_timestamp[1:])),
          "olist_orders_dataset.csv: column order_purchase_timestamp: rows with an empty order_purchase_timestamp: 1"),
         ("customers", lambda f: f.iloc[:0],

@@ -140,7 +140,7 @@ def test_unknown_column_exits_2_naming_file_and_column(cdnow):
 def test_dates_that_need_a_format_are_refused_with_a_hint(cdnow):
     args = CDNOW_ARGS[:-2]  # without --date-format
     assert_refused(run_cli("validate", cdnow, *args),
-                   "CDNOW_sample.txt: column date: values that are not dates (set the date format")
+                   "CDNOW_sample.txt: column date: values that are not dates from 1990 to 2099 (set the date format")
 
 
 def test_log_options_must_fit_the_data(cdnow, synth_dir):

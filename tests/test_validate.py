@@ -122,7 +122,7 @@ REFUSALS = {
                      ["olist_products_dataset.csv: missing file"]),
     "missing-column": (_drop_column, ["olist_orders_dataset.csv: column order_purchase_timestamp: missing column"]),
     "unparseable-purchase-date": (_bad_purchase_date, [
-        "olist_orders_dataset.csv: column order_purchase_timestamp: values that are not dates: 1",
+        "olist_orders_dataset.csv: column order_purchase_timestamp: values that are not dates from 1990 to 2099: 1",
         "'2017-02-30 10:00:00'"]),
     "duplicate-order-id": (_duplicate_order, ["olist_orders_dataset.csv: column order_id: duplicate order_id values: 1"]),
     "xlsx-instead-of-csv": (_excel_instead_of_csv, [

@@ -37,7 +37,14 @@ from .schema import LOG_TABLES, TABLES, LogMapping, TableSpec
 #: Bytes read from the start of a text file to recognise binary data and other encodings.
 SNIFF_BYTES = 1 << 16
 
-_TYPE_NAMES = {"TIMESTAMP": "dates", "DOUBLE": "numbers", "INTEGER": "integers", "BIGINT": "integers"}
+#: Dates of the contract lie in [FIRST_DATE, END_DATE): placeholders such as 1900-01-01 or 9999-12-31
+#: are not dates of an order, and the steps after the load (the backtest's default reference, the
+#: monthly panels) would choke on a century of empty history. Such a value counts as one that does
+#: not parse: a refusal where a date is required (a purchase), a counted warning elsewhere.
+FIRST_DATE, END_DATE = "1990-01-01", "2100-01-01"
+
+_TYPE_NAMES = {"TIMESTAMP": f"dates from {FIRST_DATE[:4]} to {int(END_DATE[:4]) - 1}", "DOUBLE": "numbers",
+               "INTEGER": "integers", "BIGINT": "integers"}
 # Bit i of this column marks rows whose i-th typed column held text that did not parse.
 _BAD = "__custseg_unparsed"
 
@@ -170,8 +177,11 @@ def connect() -> duckdb.DuckDBPyConnection:
     budget = memory_budget()
     # background threads hand freed memory back to the system as DuckDB goes (peak RSS -14% at 5M
     # orders), rather than keeping it until the next allocation
-    con = duckdb.connect(config={"memory_limit": budget, "temp_directory": str(spill),
-                                 "allocator_background_threads": True})
+    try:
+        con = duckdb.connect(config={"memory_limit": budget, "temp_directory": str(spill),
+                                     "allocator_background_threads": True})
+    except duckdb.ParserException:  # only the budget comes from outside; DuckDB: "Memory must have a number"
+        raise InputError(f"CUSTSEG_DUCKDB_MEMORY: {budget!r} is not a memory size (e.g. 2GB, 512MB)") from None
     _GIVEN[_shown_limit(con)] = budget
     return con
 
@@ -197,16 +207,35 @@ def _quote(column: str) -> str:
 
 def find_file(root: Path, spec: TableSpec) -> Path:
     """The CSV or Parquet file holding ``spec`` in ``root`` (Parquet first); InputError when none."""
-    candidates = {p.suffix.lower(): p for p in sorted(root.glob(f"{spec.stem}.*")) if p.is_file()}
+    found = sorted(root.glob(f"{spec.stem}.*"))
+    candidates = {p.suffix.lower(): p for p in found if p.is_file()}
     for suffix in (".parquet", ".csv"):
         if suffix in candidates:
             return candidates[suffix]
+    for p in found:  # the name is there, but not as a file to read
+        if p.suffix.lower() in (".parquet", ".csv"):
+            raise InputError(f"{_not_a_file(p)}, expected a file to read", file=p)
     others = sorted(p.name for p in candidates.values())
     if others:
         raise InputError(f"found {others[0]}, which is not CSV or Parquet: export it as "
                          f"{spec.csv_name} or {spec.parquet_name}", file=spec.csv_name)
     raise InputError(f"missing file (expected {spec.csv_name} or {spec.parquet_name} in {root})",
                      file=spec.csv_name)
+
+
+def _not_a_file(path: Path) -> str:
+    """What ``path``, which is not a regular file, is instead."""
+    import stat
+
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:  # a symlink loop (ELOOP) or a link to nothing
+        return "a symbolic link that leads nowhere" if path.is_symlink() else exc.strerror or "unreadable"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    return "not a regular file"
 
 
 def check_file(path: Path) -> None:
@@ -241,22 +270,49 @@ def check_file(path: Path) -> None:
 def _read_error(exc: duckdb.Error, path: Path) -> InputError:
     """DuckDB's multi-line complaint about ``path`` as one line a user can act on."""
     text = str(exc)
+    too_long = re.search(r"Maximum line size of (\d+) bytes exceeded\. Actual Size:\s*(\d+)", text)
+    if too_long:  # DuckDB's line number is that of its buffer, not the file's: find the line
+        limit, size = int(too_long.group(1)), int(too_long.group(2))
+        return InputError(f"a line of {size:,} bytes{_long_line(path, limit)}, longer than the {limit:,} "
+                          "a CSV line may hold: a damaged file, or a field holding a whole document", file=path)
     line = re.search(r"CSV Error on Line: (\d+)", text)
     at = f" at line {line.group(1)}" if line else ""
     fields = re.search(r"Expected Number of Columns: (\d+) Found: (\d+)", text)
-    if any(word in text.lower() for word in ("unicode", "utf-8", "utf8")):
+    if "sniffing" in text:  # its list of options names the encoding: not a complaint about it
+        if _lone_carriage_return(path):
+            return InputError("not CSV that can be read: it holds a carriage return that ends no line (a line "
+                              "break in a cell that is not quoted?): quote such cells, or remove the breaks",
+                              file=path)
+        return InputError("not CSV text: no delimiter or quoting could be recognised", file=path)
+    if re.search(r"invalid unicode|invalid string encoding|not (valid )?utf-?8|unicode (error|decode)", text.lower()):
         if path.suffix.lower() == ".parquet":
             return InputError("holds text that is not valid UTF-8", file=path)
         return InputError(f"not UTF-8 text{at}: save it as UTF-8", file=path)
     if fields:
         return InputError(f"malformed CSV{at}: {fields.group(2)} fields where the header has "
                           f"{fields.group(1)}", file=path)
-    if "sniffing" in text:
-        return InputError("not CSV text: no delimiter or quoting could be recognised", file=path)
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
     first = re.sub(r"^[A-Za-z ]*Error: ", "", first)
     kind = "Parquet" if path.suffix.lower() == ".parquet" else "CSV"
     return InputError(f"cannot be read as {kind}{at}: {first}", file=path)
+
+
+def _lone_carriage_return(path: Path) -> bool:
+    """Whether the start of ``path`` holds a carriage return not followed by a line feed."""
+    with path.open("rb") as fh:
+        head = fh.read(SNIFF_BYTES)
+    return re.search(rb"\r(?!\n)", head[:-1]) is not None
+
+
+def _long_line(path: Path, limit: int) -> str:
+    """`` at line N``: the first line of ``path`` longer than ``limit`` bytes ('' if none is found)."""
+    with path.open("rb") as fh:
+        for number, line in enumerate(iter(lambda: fh.readline(limit + 1), b""), 1):
+            if len(line) > limit:
+                return f" at line {number:,}"
+            while line and not line.endswith(b"\n"):  # the rest of a long line: not a line of its own
+                line = fh.readline(limit + 1)
+    return ""
 
 
 def _file_relation(path: Path) -> str:
@@ -293,8 +349,11 @@ def _parsed(text: str, sql_type: str, date_format: str | None = None, money: boo
         return f"CASE WHEN abs({number}) < {MONEY_LIMIT} THEN {number} END"
     if sql_type == "VARCHAR":
         return f"CAST({text} AS VARCHAR)"
-    if date_format and sql_type == "TIMESTAMP":
-        return f"try_strptime(CAST({text} AS VARCHAR), {_sql_str(date_format)})"
+    if sql_type == "TIMESTAMP":
+        day = (f"try_strptime(CAST({text} AS VARCHAR), {_sql_str(date_format)})" if date_format
+               else f"TRY_CAST({text} AS TIMESTAMP)")
+        return (f"CASE WHEN {day} >= TIMESTAMP '{FIRST_DATE}' AND {day} < TIMESTAMP '{END_DATE}' "
+                f"THEN {day} END")
     return f"TRY_CAST({text} AS {sql_type})"
 
 
@@ -627,7 +686,8 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError("no such file", file=path)
+        exists = path.exists() or path.is_symlink()
+        raise InputError(f"{_not_a_file(path)}, expected a file to read" if exists else "no such file", file=path)
     _check_mapping(path, mapping)
     check_file(path)
     mapping = _whitespace_names(path, mapping)
@@ -673,7 +733,8 @@ def open_data(path: str | Path, mapping: LogMapping | None = None, *,
 
     path = Path(path)
     if not path.exists():
-        raise InputError("no such file or directory", file=path)
+        raise InputError("a symbolic link that leads nowhere" if path.is_symlink() else "no such file or directory",
+                         file=path)
     reading(path)  # outputs must not overwrite it, nor land inside it
     if path.is_dir():
         if mapping is not None:
