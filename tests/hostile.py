@@ -33,6 +33,23 @@ def assert_refused(result, code: int, *words: str) -> str:
     return errors[0]
 
 
+def import_everything() -> None:
+    """Import every custseg module, so that a monkeypatched function cannot be bound by name by a
+    module imported during the patch (and stay patched for the rest of the session)."""
+    import importlib
+    import pkgutil
+
+    import custseg
+
+    for module in pkgutil.walk_packages(custseg.__path__, "custseg."):
+        if module.name.endswith("__main__"):  # importing it runs the CLI
+            continue
+        try:
+            importlib.import_module(module.name)
+        except ImportError:  # an optional extra (pyspark, ADBC) that is not installed
+            pass
+
+
 def copy_data(src: Path, dst: Path) -> Path:
     """A copy of the Olist export ``src`` (without truth.csv) at ``dst``."""
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("truth.csv"))

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from hostile import assert_refused
+from hostile import assert_refused, import_everything
 
 
 @pytest.fixture(scope="module")
@@ -75,6 +75,7 @@ def test_every_command_is_covered():
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_an_unexpected_exception_is_one_internal_error_line(cli, made, tmp_path, monkeypatch, command):
+    import_everything()
     monkeypatch.setattr(COMMANDS[command][1], _boom)
     out = tmp_path / "out"
     out.mkdir()

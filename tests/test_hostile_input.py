@@ -53,7 +53,8 @@ def test_python_out_of_memory_becomes_advice(cli, data, tmp_path, monkeypatch):
     def exhausted(*args, **kwargs):
         raise MemoryError()
 
-    monkeypatch.setattr("custseg.segment.fit_preprocessing", exhausted)
+    # a method: patched on the class, whoever imported what by name (a module function would leak)
+    monkeypatch.setattr("custseg.model.SegmentModel.save", exhausted)
     out = tmp_path / "out"
     out.mkdir()
     (out / "model.json").write_text("previous\n")
