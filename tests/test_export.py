@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from custseg.errors import InputError
-from custseg.export import FORMULA_PREFIXES, safe_for_spreadsheet, write_table
+from custseg.export import FORMULA_PREFIXES, rounded_for_csv, safe_for_spreadsheet, write_table
 
 HOSTILE = ["=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\tcmd", "\rcmd"]
 
@@ -68,7 +68,7 @@ def test_large_tables_are_written_as_pandas_would_write_them(tmp_path, monkeypat
         "outlier": np.arange(n) % 3 == 0,
         "frequency": pd.array([None if i % 13 == 0 else i for i in range(n)], dtype="Int64"),
     })
-    expected = df.to_csv(index=False, lineterminator="\n")
+    expected = rounded_for_csv(df).to_csv(index=False, lineterminator="\n")
 
     def slow(*args, **kwargs):
         raise AssertionError("written by pandas, not DuckDB")
@@ -77,7 +77,7 @@ def test_large_tables_are_written_as_pandas_would_write_them(tmp_path, monkeypat
     write_table(df, tmp_path / "t.csv")
     assert (tmp_path / "t.csv").read_text() == expected
     back = pd.read_csv(tmp_path / "t.csv", dtype={"customer_unique_id": str})
-    np.testing.assert_array_equal(back["distance"].to_numpy(), floats)  # exact round trip
+    np.testing.assert_array_equal(back["distance"].to_numpy(), np.round(floats, 3))  # rounded as written
     assert back["outlier"].tolist() == df["outlier"].tolist()
 
 
@@ -86,3 +86,14 @@ def test_other_columns_are_written_by_pandas(tmp_path):
                        "mixed": pd.Series(["=1+1", 3], dtype=object)})
     write_table(df, tmp_path / "t.csv")
     assert (tmp_path / "t.csv").read_text() == "when,mixed\n2018-01-02 00:00:00,'=1+1\n2018-03-04 05:06:07,3\n"
+
+
+def test_csv_rounds_money_to_cents_and_other_numbers_to_three_decimals_parquet_keeps_all(tmp_path):
+    df = pd.DataFrame({"customer_unique_id": pd.Series(["a", "b"], dtype="str"),
+                       "monetary": [160.54413194444444, 3.005], "recency_days": [12.123456, 0.33333333],
+                       "frequency": [1, 2]})
+    write_table(df, tmp_path / "t.csv")
+    text = (tmp_path / "t.csv").read_text()
+    assert "160.54," in text and "12.123," in text and "0.333," in text and "160.544" not in text
+    write_table(df, tmp_path / "t.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), df)

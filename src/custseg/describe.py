@@ -22,6 +22,8 @@ from rich.text import Text
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.tree import DecisionTreeClassifier
 
+from .cards import KEY_FACTS, LABELS, key_facts, rule_text, trait_text, value_text
+from .currency import Money
 from .errors import InputError
 
 #: Label of customers that a model (HDBSCAN) assigned to no segment.
@@ -100,36 +102,6 @@ NAME_GROUPS: dict[str, str] = {
     "late_share": "delivery",
 }
 
-#: Plain labels for numbers in descriptions.
-LABELS: dict[str, str] = {
-    "recency_days": "days since last purchase",
-    "tenure_days": "days since first purchase",
-    "frequency": "orders",
-    "monetary": "total spend",
-    "mean_basket": "basket value",
-    "mean_items": "items per order",
-    "review_score_mean": "review score",
-    "review_share": "share of orders reviewed",
-    "delivery_days_mean": "delivery time",
-    "lateness_days_mean": "days late vs. promised date",
-    "late_share": "share of late deliveries",
-    "installments_mean": "payment installments",
-    "freight_share": "freight share of the bill",
-    "n_categories": "categories bought",
-}
-MONEY = {"monetary", "mean_basket"}
-SHARES = {"review_share", "late_share", "freight_share"}
-DAYS = {"recency_days", "tenure_days", "delivery_days_mean", "lateness_days_mean"}
-#: Key numbers every description gives (segment vs all), when the feature table has them:
-#: (feature, statistic, wording).
-KEY_FACTS = (
-    ("mean_basket", "median", "typical basket {v}"),
-    ("frequency", "mean", "{v} orders on average"),
-    ("review_score_mean", "mean", "mean review score {v}/5"),
-    ("late_share", "mean", "{v} of deliveries late"),
-    ("recency_days", "median", "last purchase typically {v} before the as-of date"),
-)
-
 _DELIVERY = ("late_share", "lateness_days_mean", "delivery_days_mean")
 _SPEND = ("mean_basket", "monetary")
 
@@ -177,6 +149,7 @@ def describe_segments(
     labels: np.ndarray,
     feature_names: list[str],
     scaled: np.ndarray | None = None,
+    money: Money = Money(),
 ) -> list[dict]:
     """One plain dict per segment id (ascending): size, name, description, actions, profile, rules.
 
@@ -184,12 +157,13 @@ def describe_segments(
     assigned), ``feature_names`` the numeric columns the model used. When ``scaled`` (the
     model-space matrix, columns in ``feature_names`` order) is given, traits are ranked by the
     standardised difference in model space, i.e. by what the model saw; the raw standardised
-    difference is reported in either case.
+    difference is reported in either case. ``money`` labels amounts in the texts (views may
+    render them again in another currency: :func:`rendered`).
     """
     labels = _checked_labels(features, labels)
     numeric = numeric_matrix(features, feature_names)
     # Key numbers are profiled too when the model did not use them: descriptions need them.
-    extra = [f for f, _, _ in KEY_FACTS if f in features.columns and f not in feature_names]
+    extra = [f for f, _ in KEY_FACTS if f in features.columns and f not in feature_names]
     numeric = numeric.join(numeric_matrix(features, extra))
     model_space = _checked_scaled(scaled, len(features), feature_names)
     # what every segment reads, made once: the rules' matrix and the categorical columns' codes
@@ -203,7 +177,8 @@ def describe_segments(
         for seg_id in np.unique(labels).tolist()
     ]
     names = unique_names(drafts)
-    return [_finished(d, names[d["id"]], len(labels)) for d in drafts]
+    unknown = unknown_features(shared["population"], shared["categorical"])
+    return [_finished(d, names[d["id"]], len(labels), unknown, money) for d in drafts]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +352,45 @@ def _words(feature: str, direction: str) -> Words:
     return VOCABULARY.get((feature, direction), Words(f"{'high' if direction == 'higher' else 'low'} {label}"))
 
 
+#: What a word in a name or an action claims about each customer of the segment, when the claim is
+#: absolute (a repeat buyer bought twice or more); other traits claim a value beyond all customers'
+#: median: (feature, direction) -> (comparison, threshold).
+CLAIMS: dict[tuple[str, str], tuple[str, float]] = {
+    ("frequency", "higher"): (">=", 2),
+    ("frequency", "lower"): ("<=", 1),
+    ("review_score_mean", "lower"): ("<=", 3),
+    ("review_score_mean", "higher"): (">=", 4),
+    ("late_share", "higher"): (">", 0),
+    ("lateness_days_mean", "higher"): (">", 0),
+    ("late_share", "lower"): ("<=", 0),
+    ("installments_mean", "higher"): (">", 1),
+    ("installments_mean", "lower"): ("<=", 1),
+}
+#: A trait enters a name or an action only when its claim holds for more than this share of the segment.
+CLAIM_MIN = 0.5
+
+
+def claim_share(feature: str, direction: str, values: np.ndarray, population_median: float) -> float:
+    """The share of ``values`` (one segment's, NaN = unknown) for which the trait's claim holds.
+
+    An unknown value never supports a claim.
+    """
+    if len(values) == 0:
+        return 0.0
+    op, threshold = CLAIMS.get((feature, direction), (">" if direction == "higher" else "<", population_median))
+    with np.errstate(invalid="ignore"):
+        hit = {">": values > threshold, ">=": values >= threshold, "<": values < threshold,
+               "<=": values <= threshold}[op]
+    return float(np.mean(hit & ~np.isnan(values)))
+
+
+def trait_claims(numeric: pd.DataFrame, mask: np.ndarray, traits: list[tuple[str, str, float]],
+                 population: dict[str, dict[str, float]]) -> dict[str, float]:
+    """``"feature:direction"`` -> share of the segment for which that trait's claim holds."""
+    return {f"{f}:{d}": round(claim_share(f, d, numeric[f].to_numpy()[mask], population[f]["median"]), 4)
+            for f, d, _ in traits}
+
+
 def name_traits(profile: dict[str, dict], feature_names: list[str]) -> list[tuple[str, str, float]]:
     """Traits usable in a name: strongest first, one per group of like features."""
     seen, traits = set(), []
@@ -386,6 +400,11 @@ def name_traits(profile: dict[str, dict], feature_names: list[str]) -> list[tupl
             seen.add(group)
             traits.append((name, direction, effect))
     return traits
+
+
+def true_traits(traits: list[tuple[str, str, float]], claims: dict[str, float]) -> list[tuple[str, str, float]]:
+    """The ``traits`` whose claim holds for most of the segment (:data:`CLAIM_MIN`)."""
+    return [t for t in traits if claims.get(f"{t[0]}:{t[1]}", 0.0) > CLAIM_MIN]
 
 
 def compose_name(traits: list[tuple[str, str, float]], default_noun: str) -> str:
@@ -449,40 +468,6 @@ def _integer_valued(column: np.ndarray) -> bool:
     return known.size > 0 and bool(np.all(known == np.round(known)))
 
 
-def _fmt(value: float) -> str:
-    """A threshold for humans: fewer decimals for bigger numbers."""
-    digits = 1 if abs(value) >= 100 else 2 if abs(value) >= 1 else 3
-    text = f"{value:,.{digits}f}".rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
-
-
-def _condition(name: str, low: float | None, high: float | None, integer: bool, or_missing: bool) -> str:
-    """``low < name <= high`` in words, integer bounds made inclusive, missing values named.
-
-    An infinite threshold is the tree's "missing or not" split: nothing known lies above it.
-    """
-    if high == np.inf:
-        high = None
-    if low == np.inf:
-        return f"{name} missing" if or_missing else f"{name} impossible"
-    if low is None and high is None:
-        return "" if or_missing else f"{name} known"
-    if integer:
-        low_i = None if low is None else int(np.floor(low)) + 1
-        high_i = None if high is None else int(np.floor(high))
-        if low_i is not None and low_i == high_i:
-            text = f"{name} = {low_i}"
-        elif low_i is not None and high_i is not None:
-            text = f"{low_i} <= {name} <= {high_i}"
-        else:
-            text = f"{name} >= {low_i}" if low_i is not None else f"{name} <= {high_i}"
-    elif low is not None and high is not None:
-        text = f"{_fmt(low)} < {name} <= {_fmt(high)}"
-    else:
-        text = f"{name} > {_fmt(low)}" if low is not None else f"{name} <= {_fmt(high)}"
-    return f"({text} or {name} missing)" if or_missing else text
-
-
 def _positive_paths(tree, positive: int, node: int, path: list) -> tuple[bool, list[list]]:
     """Paths (lists of (feature, op, threshold, missing-follows)) to the leaves predicting the segment.
 
@@ -513,9 +498,8 @@ def _path_mask(path: list, X: np.ndarray) -> np.ndarray:
     return mask
 
 
-def _path_text(path: list, numeric: pd.DataFrame) -> str:
-    if not path:
-        return "all customers"
+def _path_conditions(path: list, numeric: pd.DataFrame) -> list[dict]:
+    """A tree path as conditions (see :func:`custseg.cards.condition_text`), one per feature."""
     bounds: dict[int, list] = {}
     for feature, op, threshold, missing_follows in path:
         low, high, missing = bounds.get(feature, [None, None, True])
@@ -524,13 +508,22 @@ def _path_text(path: list, numeric: pd.DataFrame) -> str:
         else:
             high = threshold if high is None else min(high, threshold)
         bounds[feature] = [low, high, missing and missing_follows]
-    parts = []
+    conditions = []
     for feature, (low, high, missing) in bounds.items():
         name = numeric.columns[feature]
         column = numeric[name].to_numpy()
         # The tree sends missing values somewhere even when training had none: only say so when it matters.
-        parts.append(_condition(name, low, high, _integer_valued(column), missing and bool(np.isnan(column).any())))
-    return " and ".join(p for p in parts if p) or "all customers"
+        missing = missing and bool(np.isnan(column).any())
+        high = None if high == np.inf else high
+        cond = {"feature": name, "low": _number(low, 6) if low is not None and low != np.inf else None,
+                "high": _number(high, 6) if high is not None else None, "integer": _integer_valued(column),
+                "missing": missing}
+        if low == np.inf:  # the tree's "missing or not" split: nothing known lies above it
+            cond.update(low=None, high=None, only_missing=True)
+        if cond["low"] is None and cond["high"] is None and missing and not cond.get("only_missing"):
+            continue  # known or not: no condition
+        conditions.append(cond)
+    return conditions
 
 
 def rule_sample(rows: int) -> np.ndarray | slice:
@@ -545,8 +538,8 @@ def rule_sample(rows: int) -> np.ndarray | slice:
 
 
 def segment_rules(numeric: pd.DataFrame, mask: np.ndarray, X: np.ndarray | None = None,
-                  ) -> tuple[list[str], dict[str, float]]:
-    """Readable one-vs-rest rules (a depth-3 tree on the raw features) and how well they fit.
+                  ) -> tuple[list[list[dict]], dict[str, float]]:
+    """One-vs-rest rules (a depth-3 tree on the raw features) as lists of conditions, and their fit.
 
     A customer matches the segment when any rule holds. Fidelity: ``accuracy`` is the share of
     all customers the rules place correctly (in or out); ``precision`` the share of matched
@@ -564,95 +557,89 @@ def segment_rules(numeric: pd.DataFrame, mask: np.ndarray, X: np.ndarray | None 
     predicted = tree.predict(X).astype(bool)
     classes = tree.classes_.tolist()
     paths = _positive_paths(tree.tree_, classes.index(True), 0, [])[1] if True in classes else []
-    covered = [(-int((_path_mask(p, X) & mask).sum()), _path_text(p, numeric)) for p in paths]
+    covered = [(-int((_path_mask(p, X) & mask).sum()), i) for i, p in enumerate(paths)]
     fidelity = {
         "accuracy": _number(accuracy_score(mask, predicted)),
         "precision": _number(precision_score(mask, predicted, zero_division=0)),
         "recall": _number(recall_score(mask, predicted, zero_division=0)),
     }
-    return [text for _, text in sorted(covered)], fidelity
+    return [_path_conditions(paths[i], numeric) for _, i in sorted(covered)], fidelity
 
 
 # ---------------------------------------------------------------------------------------------
 # Descriptions and actions
 
 
-def _value(feature: str, value: float | None) -> str:
-    """A number as a marketer reads it: R$ for money, % for shares, days for durations."""
-    if value is None:
-        return "n/a"
-    if feature in MONEY:
-        return f"R$ {value:,.0f}"
-    if feature in SHARES:
-        return f"{value:.0%}"
-    if feature in DAYS:
-        return f"{value:,.0f} days"
-    return f"{value:,.1f}"
+def unknown_features(population: dict[str, dict[str, float]], categorical: dict) -> set[str]:
+    """Columns the data cannot know: numbers missing or constant for everyone (a transaction log
+    has no reviews or deliveries), text columns that are "unknown" for everyone (no categories)."""
+    numeric = {name for name, stats in population.items()
+               if ":" not in name and (stats["missing"] >= 1 or not stats["std"] > 0)}
+    text = {name for name, (_, shares) in categorical.items() if set(shares[shares > 0].index) <= {"unknown"}}
+    return numeric | text
 
 
-def _key_facts(profile: dict[str, dict]) -> list[str]:
-    """Key numbers, segment vs all customers: basket, orders, review, lateness, recency."""
-    facts = []
-    for feature, stat, template in KEY_FACTS:
-        if feature not in profile:
-            continue
-        entry = profile[feature]
-        if entry[stat] is None:
-            facts.append(f"no {LABELS[feature]} known")
-            continue
-        value = _value(feature, entry[stat])
-        population = _value(feature, entry[f"population_{stat}"])
-        if feature == "frequency":
-            value, population = f"{entry[stat]:.2f}", f"{entry[f'population_{stat}']:.2f}"
-        facts.append(f"{template.format(v=value)} (all customers: {population})")
-    return facts
-
-
-def describe_text(seg_id: int, size: int, share: float, profile: dict, traits: list[dict]) -> str:
-    """One paragraph in plain words with the segment's key numbers."""
+def describe_text(segment: dict, money: Money = Money()) -> str:
+    """One paragraph in plain words with the segment's key numbers, each labelled."""
+    seg_id, profile = segment["id"], segment["profile"]
+    unknown = set(segment.get("unknown_features", []))
     lead = (
-        f"{size:,} customers ({share:.1%} of all) that the model placed in no segment."
+        f"{segment['size']:,} customers ({segment['share']:.1%} of all) that the model placed in no segment."
         if seg_id == UNASSIGNED
-        else f"{size:,} customers ({share:.1%} of all)."
+        else f"{segment['size']:,} customers ({segment['share']:.1%} of all)."
     )
     sentences = [lead]
-    facts = "; ".join(_key_facts(profile["numeric"]))
+    known = set(profile["numeric"]) - unknown
+    facts = "; ".join(key_facts(profile["numeric"], known, money))
     if facts:
         sentences.append(facts[0].upper() + facts[1:] + ".")
+    traits = [t for t in segment["distinguishing"] if t["feature"] not in unknown][:3]
     if traits:
-        stand_out = ", ".join(
-            f"{t['direction']} {t['label']} "
-            f"({_value(t['feature'], t['mean'])} vs {_value(t['feature'], t['population_mean'])})"
-            for t in traits[:3]
-        )
-        sentences.append(f"Compared with all customers they stand out by {stand_out}.")
+        sentences.append("Compared with all customers they stand out by " + "; ".join(trait_text(t, money)
+                                                                                      for t in traits) + ".")
     else:
         sentences.append("They look much like the customer base as a whole.")
     top_category = profile["categorical"].get("main_category")
-    if top_category:
-        sentences.append(f"Most bought category: {top_category[0]['value']} ({top_category[0]['share']:.0%}).")
+    if top_category and "main_category" not in unknown and top_category[0]["value"] != "unknown":
+        sentences.append(f"Most common main category: {top_category[0]['value']} "
+                         f"({top_category[0]['share']:.0%} of them).")
     return " ".join(sentences)
 
 
-def suggested_actions(seg_id: int, traits: list[dict], categorical: dict) -> list[str]:
-    """Two or three actions tied to the segment's distinguishing traits."""
+def suggested_actions(seg_id: int, traits: list[dict], categorical: dict, claims: dict[str, float] | None = None,
+                      unknown: set[str] = frozenset()) -> list[str]:
+    """Two or three actions tied to the segment's distinguishing traits that hold for most of it."""
     if seg_id == UNASSIGNED:
         return list(UNASSIGNED_ACTIONS)
-    # Only clear differences justify spending money on an action.
-    present = {(t["feature"], t["direction"]) for t in traits if abs(_effect(t)) >= NAME_MIN}
+    # Only clear differences, true of most of the segment, justify spending money on an action.
+    present = {(t["feature"], t["direction"]) for t in traits
+               if abs(_effect(t)) >= NAME_MIN and t["feature"] not in unknown
+               and (claims is None or claims.get(f"{t['feature']}:{t['direction']}", 0.0) > CLAIM_MIN)}
     actions = [
         text
         for conditions, text in ACTIONS
         if all(any((f, direction) in present for f in features) for features, direction in conditions)
     ][:3]
     fallbacks = []
-    if categorical.get("main_category"):
-        fallbacks.append(f"Cross-sell within their favourite category ({categorical['main_category'][0]['value']})")
+    top = categorical.get("main_category")
+    if top and "main_category" not in unknown and top[0]["value"] != "unknown":
+        fallbacks.append(f"Cross-sell within their favourite category ({top[0]['value']})")
     fallbacks.append("Keep in the regular newsletter and test offers to learn what moves them")
     for text in fallbacks:
         if len(actions) < 2:
             actions.append(text)
     return actions
+
+
+def rendered(segment: dict, money: Money) -> dict:
+    """``segment`` with its description and rules written again in ``money``'s currency.
+
+    A segment described before rules were kept as conditions keeps its stored texts.
+    """
+    if "rule_conditions" not in segment:
+        return segment
+    return {**segment, "description": describe_text(segment, money),
+            "rules": [rule_text(r, money) for r in segment["rule_conditions"]]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -674,32 +661,40 @@ def _draft(
         "categorical": categorical_profile(features, mask, prepared=shared["categorical"]),
     }
     rules, fidelity = segment_rules(numeric[feature_names], mask, shared["X"])
+    traits = name_traits(profile["numeric"], feature_names)
+    found = distinguishing(profile["numeric"], feature_names)
+    claims = trait_claims(numeric, mask, list(dict.fromkeys(
+        [*traits, *((t["feature"], t["direction"], 0.0) for t in found)])), shared["population"])
     return {
         "id": int(seg_id),
         "size": int(mask.sum()),
         "profile": profile,
-        "distinguishing": distinguishing(profile["numeric"], feature_names),
-        "traits": name_traits(profile["numeric"], feature_names),
+        "distinguishing": found,
+        "traits": true_traits(traits, claims),
+        "claims": claims,
         "noun": _default_noun(features, mask),
         "rules": rules,
         "fidelity": fidelity,
     }
 
 
-def _finished(draft: dict, name: str, total: int) -> dict:
+def _finished(draft: dict, name: str, total: int, unknown: set[str], money: Money) -> dict:
     share = _number(draft["size"] / total)  # the stored value, so that every view shows the same figure
-    return {
+    segment = {
         "id": draft["id"],
         "size": draft["size"],
         "share": share,
         "name": name,
-        "description": describe_text(draft["id"], draft["size"], share, draft["profile"], draft["distinguishing"]),
-        "actions": suggested_actions(draft["id"], draft["distinguishing"], draft["profile"]["categorical"]),
+        "actions": suggested_actions(draft["id"], draft["distinguishing"], draft["profile"]["categorical"],
+                                     draft["claims"], unknown),
         "profile": draft["profile"],
         "distinguishing": draft["distinguishing"],
-        "rules": draft["rules"],
+        "claims": draft["claims"],
+        "unknown_features": sorted(unknown),
+        "rule_conditions": draft["rules"],
         "fidelity": draft["fidelity"],
     }
+    return rendered(segment, money)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -734,14 +729,14 @@ def _fidelity_text(fidelity: dict) -> str:
     )
 
 
-def to_markdown(segments: list[dict]) -> str:
+def to_markdown(segments: list[dict], money: Money = Money()) -> str:
     """The segments as a Markdown document: name, size, description, actions, rules."""
     blocks = []
-    for s in segments:
+    for s in (rendered(s, money) for s in segments):
         lines = [f"## {s['id']}. {s['name']} ({s['share']:.1%}, {s['size']:,} customers)", "", s["description"], ""]
         lines += ["**Suggested actions**", ""] + [f"- {a}" for a in s["actions"]] + [""]
         lines += [f"**Rules** (any of; {_fidelity_text(s['fidelity'])})", ""]
-        lines += [f"- `{r}`" for r in s["rules"]] or ["- (no rule isolates this segment)"]
+        lines += [f"- {r}" for r in s["rules"]] or ["- (no rule isolates this segment)"]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -751,10 +746,10 @@ def to_json(segments: list[dict]) -> str:
     return json.dumps(segments, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def rich_view(segments: list[dict]) -> Group:
+def rich_view(segments: list[dict], money: Money = Money()) -> Group:
     """The segments as Rich panels; text is never read as markup."""
     panels = []
-    for s in segments:
+    for s in (rendered(s, money) for s in segments):
         body = Text(s["description"] + "\n\nSuggested actions:\n")
         body.append("\n".join(f"  - {a}" for a in s["actions"]))
         body.append(f"\n\nRules (any of; {_fidelity_text(s['fidelity'])}):\n", style="bold")

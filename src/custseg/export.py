@@ -21,6 +21,12 @@ import pandas as pd
 from .errors import InputError, OutputError, as_user_error
 from .ingest import connect
 
+#: Decimals kept in CSV outputs (Parquet keeps full precision): money to the cent, other numbers
+#: (days, shares, scores, distances) to three decimals, enough to read and to sort by.
+MONEY_COLUMNS = frozenset({"monetary", "mean_basket", "revenue", "price", "freight_value", "payment_value"})
+MONEY_DIGITS = 2
+FLOAT_DIGITS = 3
+
 #: A cell starting with one of these is read as a formula by spreadsheet programs.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -137,6 +143,18 @@ def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def rounded_for_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with float columns rounded for reading (:data:`MONEY_DIGITS`, :data:`FLOAT_DIGITS`).
+
+    ``df`` itself is left alone; only float columns are copied.
+    """
+    out = df.copy(deep=False)
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col].dtype):
+            out[col] = out[col].round(MONEY_DIGITS if col in MONEY_COLUMNS else FLOAT_DIGITS)
+    return out
+
+
 def _has_carriage_return(df: pd.DataFrame) -> bool:
     """Whether a text cell of ``df`` holds a carriage return."""
     for col in df.columns:
@@ -150,14 +168,15 @@ def _has_carriage_return(df: pd.DataFrame) -> bool:
 
 
 def write_table(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``df`` to ``path`` as CSV (formula-safe) or Parquet, chosen by the extension."""
+    """Write ``df`` to ``path`` as CSV (formula-safe, rounded: :func:`rounded_for_csv`) or Parquet
+    (values as they are), chosen by the extension."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=path)
     with atomic_path(path) as tmp:
         if suffix == ".csv":
-            safe = safe_for_spreadsheet(df)
+            safe = safe_for_spreadsheet(rounded_for_csv(df))
             if not _copy_csv(safe, tmp):
                 # Python's csv writer quotes a cell holding a newline, but not one holding a lone carriage
                 # return, which readers take for a line end: where there is one, every text cell is quoted

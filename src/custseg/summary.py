@@ -115,3 +115,22 @@ def summarize(
     ]
     verdict = verdict_of(stability, model.as_of) if stability is not None else None
     return Summary(as_of=as_of, customers=sum(counts.values()), segments=lines, verdict=verdict, warnings=warnings)
+
+
+def segments_by_rfm(model: SegmentModel, segment_ids: np.ndarray, rfm_segments: np.ndarray) -> pd.DataFrame:
+    """Customers per segment (rows, the model's order) and RFM segment (columns, the rules' order).
+
+    Columns: ``segment_id``, ``segment_name``, one per RFM segment, ``total``; the same customers
+    in the same row order in ``segment_ids`` and ``rfm_segments``.
+    """
+    from .rfm import SEGMENT_RULES
+
+    table = pd.crosstab(pd.Series(np.asarray(segment_ids), name="segment_id"),
+                        pd.Series(np.asarray(rfm_segments, dtype=object), name="rfm"))
+    columns = [r.name for r in SEGMENT_RULES]
+    table = table.reindex(index=model.ids, columns=columns, fill_value=0).astype("int64")
+    table.columns = [str(c) for c in table.columns]
+    out = table.reset_index()
+    out.insert(1, "segment_name", model.names)
+    out["total"] = table.sum(axis=1).to_numpy()
+    return out

@@ -14,7 +14,10 @@ import plotly.graph_objects as go
 from sklearn.decomposition import PCA
 
 from ..currency import Money
-from ..describe import LABELS
+from ..cards import label as feature_label
+from ..cards import trait_text, value_text
+from ..describe import rendered
+from ..summary import segments_by_rfm, summarize
 from ..model import SegmentModel
 from ..rfm import SEGMENT_RULES, segment_summary
 from .charts import chart, plot_text
@@ -56,18 +59,6 @@ def segment_label(segment: dict) -> str:
     return plot_text(f"{segment['id']} · {segment['name']}")
 
 
-def feature_label(name: str) -> str:
-    return LABELS.get(name, name.replace("_", " "))
-
-
-def _value(feature: str, value: float | None) -> str:
-    if value is None:
-        return "–"
-    if feature in ("review_share", "late_share", "freight_share"):
-        return fmt_pct(value)
-    return fmt_num(value, 2 if abs(value) < 10 else 1)
-
-
 def sizes_part(inputs: SegmentInputs) -> Part:
     """Customers per segment at fit time and, when the report's date differs, as of that date."""
     model = inputs.model
@@ -95,13 +86,13 @@ def sizes_part(inputs: SegmentInputs) -> Part:
     ])
 
 
-def profile_part(model: SegmentModel) -> Part:
+def profile_part(model: SegmentModel, money: Money = Money()) -> Part:
     """Heatmap of each segment's standardised difference from all customers, per feature."""
     names = model.feature_names
     numeric = [s["profile"]["numeric"] for s in model.segments]
     z = [[p[f]["std_diff"] for f in names] for p in numeric]
-    means = [[_value(f, p[f]["mean"]) for f in names] for p in numeric]
-    overall = [[_value(f, p[f]["population_mean"]) for f in names] for p in numeric]
+    means = [[value_text(f, p[f]["mean"], money) for f in names] for p in numeric]
+    overall = [[value_text(f, p[f]["population_mean"], money) for f in names] for p in numeric]
     fig = go.Figure(go.Heatmap(
         z=z, x=[plot_text(feature_label(f)) for f in names], y=[segment_label(s) for s in model.segments],
         zmin=-HEATMAP_LIMIT, zmax=HEATMAP_LIMIT, zmid=0, colorscale="RdBu", reversescale=True,
@@ -120,18 +111,17 @@ def profile_part(model: SegmentModel) -> Part:
     ])
 
 
-def segment_card(segment: dict) -> Card:
+def segment_card(segment: dict, money: Money = Money()) -> Card:
     """The card of one segment: name, description, key numbers, traits, rules, actions."""
+    segment = rendered(segment, money)
+    unknown = set(segment.get("unknown_features", []))
     fidelity = segment.get("fidelity") or {}
     facts = [("customers", fmt_int(segment["size"])), ("share", fmt_pct(segment["share"]))]
     if fidelity:
         facts += [("rule precision", fmt_pct(fidelity.get("precision"))),
                   ("rule recall", fmt_pct(fidelity.get("recall")))]
-    traits = [
-        f"{t['direction']} {t['label']}: {_value(t['feature'], t['mean'])} "
-        f"(all customers {_value(t['feature'], t['population_mean'])})"
-        for t in segment.get("distinguishing", [])[:CARD_TRAITS]
-    ]
+    traits = [trait_text(t, money) for t in segment.get("distinguishing", []) if t["feature"] not in unknown]
+    traits = traits[:CARD_TRAITS]
     return Card(
         segment_id=str(segment["id"]),
         name=segment["name"],
@@ -143,12 +133,12 @@ def segment_card(segment: dict) -> Card:
     )
 
 
-def cards_part(model: SegmentModel) -> Part:
+def cards_part(model: SegmentModel, money: Money = Money()) -> Part:
     return Part("seg-cards", "The segments, one by one", [
         Text("Rules are read as 'any of': a customer matching one of a segment's rules most likely belongs "
              "to it. Precision is the share of customers matched by the rules who are in the segment; recall "
              "the share of the segment the rules find."),
-        Cards([segment_card(s) for s in model.segments]),
+        Cards([segment_card(s, money) for s in model.segments]),
     ])
 
 
@@ -224,8 +214,10 @@ def candidates_part(model: SegmentModel) -> Part | None:
     fig = go.Figure()
     for algorithm in dict.fromkeys(c["algorithm"] for c in candidates):
         rows = sorted((c for c in candidates if c["algorithm"] == algorithm), key=lambda c: (c["k"], c["param"]))
+        ks = [c["k"] for c in rows]
+        # a line joins k = 2, 3, ...; several candidates at one k (HDBSCAN's minimum sizes) are points
         fig.add_trace(go.Scatter(
-            x=[c["k"] for c in rows], y=[c.get("score") for c in rows], mode="lines+markers",
+            x=ks, y=[c.get("score") for c in rows], mode="lines+markers" if len(set(ks)) == len(ks) else "markers",
             name=plot_text(algorithm),
             marker={"symbol": ["circle" if c.get("admissible") else "circle-open" for c in rows], "size": 8},
             hovertemplate="%{fullData.name}, k=%{x}: score %{y:.3f}<extra></extra>",
@@ -259,23 +251,19 @@ def candidates_part(model: SegmentModel) -> Part | None:
 
 
 def rfm_part(scored: pd.DataFrame | None, as_of: str) -> Part | None:
-    """Named RFM segments as a treemap, and their R and FM score ranges."""
+    """Named RFM segments as labelled bars, and their R and FM score ranges."""
     if scored is None or scored.empty:
         return None
     summary = segment_summary(scored)
     shown = summary[summary["customers"] > 0]
     meaning = {r.name: r.meaning for r in SEGMENT_RULES}
-    root = "All customers"
-    fig = go.Figure(go.Treemap(
-        labels=[root] + [plot_text(s) for s in shown["segment"]],
-        parents=[""] + [root] * len(shown),
-        values=[int(shown["customers"].sum())] + shown["customers"].astype(int).tolist(),
-        branchvalues="total", sort=False,
-        customdata=[""] + [plot_text(meaning.get(s, "")) for s in shown["segment"]],
-        texttemplate="<b>%{label}</b><br>%{value:,} customers<br>%{percentRoot:.1%}",
-        hovertemplate="%{label}: %{value:,} customers (%{percentRoot:.1%})<br>%{customdata}<extra></extra>",
+    fig = go.Figure(go.Bar(
+        y=[plot_text(s) for s in shown["segment"]], x=shown["customers"].astype(int).tolist(), orientation="h",
+        text=[f"{int(n):,} ({fmt_pct(sh)})" for n, sh in zip(shown["customers"], shown["share"])],
+        textposition="auto", customdata=[plot_text(meaning.get(s, "")) for s in shown["segment"]],
+        hovertemplate="%{y}: %{x:,} customers<br>%{customdata}<extra></extra>",
     ))
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 30, "b": 10})
+    fig.update_layout(xaxis={"title": "customers"}, yaxis={"type": "category", "autorange": "reversed"})
     table = Table(["segment", "R", "FM", "customers", "share", "meaning"],
                   [[r.segment, r.R, r.FM, fmt_int(r.customers), fmt_pct(r.share), meaning.get(r.segment, "")]
                    for r in summary.itertuples()],
@@ -284,10 +272,37 @@ def rfm_part(scored: pd.DataFrame | None, as_of: str) -> Part | None:
     return Part("seg-rfm", "RFM segments", [
         Text(f"The classic recency-frequency-monetary segmentation of the same customers as of {as_of}, "
              "for comparison with the segments above."),
-        ChartBlock(chart(fig, "fig-seg-rfm", "RFM segments", height=420)),
+        ChartBlock(chart(fig, "fig-seg-rfm", "RFM segments", height=max(300, 28 * len(shown) + 90))),
         table,
         *notes,
     ])
+
+
+def campaign_part(inputs: SegmentInputs) -> Part | None:
+    """Customers and revenue per segment, and the segments against the RFM segments."""
+    if inputs.assignment is None or inputs.features is None:
+        return None
+    model, money = inputs.model, inputs.money
+    ids = inputs.assignment["segment_id"].to_numpy()
+    summary = summarize(model, inputs.as_of, ids,
+                        inputs.features["monetary"].to_numpy() if "monetary" in inputs.features.columns else None)
+    columns = ["segment", "customers", "share", "revenue", "revenue share", "revenue per customer"]
+    rows = [[f"{s.id} · {s.name}", fmt_int(s.customers), fmt_pct(s.share), money.amount(s.revenue, 0),
+             fmt_pct(s.revenue_share), money.amount(s.revenue / s.customers if s.revenue is not None and s.customers
+                                                    else None)]
+            for s in summary.segments]
+    blocks: list = [Table(columns, rows, caption=f"Customers as of {inputs.as_of}; revenue: their total spend "
+                          "on counted orders up to that date.", numeric=frozenset(columns[1:]))]
+    if inputs.rfm is not None and "segment" in inputs.rfm.columns:
+        cross = segments_by_rfm(model, ids, inputs.rfm["segment"].to_numpy())
+        rfm_columns = [c for c in cross.columns[2:-1] if cross[c].sum() > 0]
+        blocks.append(Table(["segment", *rfm_columns, "total"],
+                            [[f"{row['segment_id']} · {row['segment_name']}", *(fmt_int(row[c]) for c in rfm_columns),
+                              fmt_int(row["total"])] for row in cross.to_dict("records")],
+                            caption="Customers per segment (rows) and RFM segment (columns): who to reach "
+                                    "within each campaign segment.",
+                            numeric=frozenset([*rfm_columns, "total"])))
+    return Part("seg-campaign", "Revenue per segment, and segments by RFM", blocks)
 
 
 def segments_section(inputs: SegmentInputs) -> Section:
@@ -295,8 +310,9 @@ def segments_section(inputs: SegmentInputs) -> Section:
     model = inputs.model
     parts = [
         sizes_part(inputs),
-        profile_part(model),
-        cards_part(model),
+        campaign_part(inputs),
+        profile_part(model, inputs.money),
+        cards_part(model, inputs.money),
         projection_part(inputs),
         candidates_part(model),
         rfm_part(inputs.rfm, inputs.as_of),
