@@ -20,6 +20,7 @@ import pgserver
 import psycopg
 import pytest
 
+from custseg.errors import InputError
 from custseg.operate import UpdateSettings, history, retrain_count, update
 from custseg.stability import Triggers
 
@@ -120,9 +121,17 @@ def test_weekly_replay_with_planted_drift(make_synth, tmp_path):
 def test_weekly_replay_without_drift_never_retrains(make_synth, tmp_path):
     """The same weeks on data without drift: every week keeps the first model."""
     data = make_synth(customers=3000, seed=7)
-    records = _replay(data, tmp_path / "state", _weeks(date(2017, 11, 3), date(2018, 4, 13))[::2])
+    state = tmp_path / "state"
+    records = _replay(data, state, _weeks(date(2017, 11, 3), date(2018, 4, 13))[::2])
     assert [r["as_of"] for r in records if r["retrained"]] == [records[0]["as_of"]], \
         [(r["as_of"], r["decision"]["reasons"]) for r in records if r["retrained"]]
+    # the same day again: the same assignment; a day before the live model's: refused, nothing changed
+    before = (state / "segments.parquet").read_bytes()
+    again = update(data, state, as_of=records[-1]["as_of"], settings=SETTINGS)
+    assert not again["retrained"] and (state / "segments.parquet").read_bytes() == before
+    with pytest.raises(InputError, match="before the live model's date"):
+        update(data, state, as_of=date(2017, 10, 1), settings=SETTINGS)
+    assert len(history(state)) == len(records) + 1
 
 
 # ---------------------------------------------------------------------------------------------

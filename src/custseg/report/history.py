@@ -73,7 +73,7 @@ def moved_part(records: list[dict]) -> Part:
     fig = go.Figure(go.Bar(x=[r["as_of"] for r in retrains], y=[r["moved"] for r in retrains],
                            text=[fmt_pct(r["moved"] / max(r["customers"], 1)) for r in retrains],
                            hovertemplate="%{y:,} customers at %{x}<extra></extra>"))
-    fig.update_layout(xaxis={"title": "re-train date", "type": "date"}, yaxis={"title": "customers moved"})
+    fig.update_layout(xaxis={"title": "re-train date", "type": "category"}, yaxis={"title": "customers moved"})
     return Part("hist-moved", "Customers moved at re-trains", [
         ChartBlock(chart(fig, "fig-hist-moved", "Customers whose segment changed at each re-train",
                          "Bar labels: share of all customers assigned that day.")),
