@@ -9,7 +9,8 @@ cached outside the repository, see ``synthetic.py``), each of these runs as a wh
   (the checked load, the feature query, the written table), within the memory budget that follows
   the machine; **custseg 3GB**: the same with ``CUSTSEG_DUCKDB_MEMORY=3GB``;
 * **polars**: ``features_polars.py``, the same feature table as one lazy Polars plan;
-* **pandas**: ``features_pandas.py``, the same table as a notebook computes it.
+* **pandas**: ``features_pandas.py``, the same table as a notebook computes it (up to
+  ``--pandas-max-orders``, 1M by default: it needs about 3 GB per million orders).
 
 Every output is read back and compared (customers and the sums of frequency and monetary). It
 prints medians of wall seconds, CPU seconds (user + system of the process and its threads) and
@@ -99,12 +100,14 @@ def latest_day(data: Path) -> str:
     return day.isoformat()
 
 
-def measure(orders: int, repeat: int, only: list[str] | None) -> dict:
+def measure(orders: int, repeat: int, only: list[str] | None, pandas_max: int) -> dict:
     data = synthetic_data(orders)
     as_of = latest_day(data)
     with tempfile.TemporaryDirectory(prefix="custseg-bench-") as tmp:
         out = Path(tmp)
         todo = {k: v for k, v in commands(data, as_of, out).items() if not only or k in only or k == "scan"}
+        if orders > pandas_max:  # pandas holds every table several times over: ~3 GB per 1M orders
+            todo.pop("pandas", None)
         run_once(*todo["scan"])  # warm the page cache: every process reads the files from memory
         runs: dict[str, list[dict]] = {name: [] for name in todo}
         for _ in range(repeat):
@@ -151,6 +154,8 @@ def main() -> None:
     parser.add_argument("--orders", default="1000000,5000000", help="comma-separated dataset sizes in orders")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each process (the median is shown)")
     parser.add_argument("--only", help="comma-separated processes to run besides the scan (e.g. custseg,polars)")
+    parser.add_argument("--pandas-max-orders", type=int, default=1_000_000,
+                        help="run the pandas peer only up to this size (it needs ~3 GB per 1M orders)")
     parser.add_argument("--json", type=Path, help="also write the measurements to this JSON file")
     parser.add_argument("--scan", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -158,7 +163,7 @@ def main() -> None:
         print(scan(args.scan))
         return
     only = args.only.split(",") if args.only else None
-    results = [measure(int(n), args.repeat, only) for n in args.orders.split(",")]
+    results = [measure(int(n), args.repeat, only, args.pandas_max_orders) for n in args.orders.split(",")]
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
     print_report(results, args.repeat)

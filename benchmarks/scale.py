@@ -1,7 +1,7 @@
 """Benchmark: custseg's steps on one machine at 1M and 10M orders, beside DuckDB's bare scan.
 
 For synthetic Olist data of about 1M and 10M orders (``custseg.synth``, seed 0, generated once and
-cached under ``bench-output/``, shared with ``benchmarks/features.py``), every step runs as a user
+cached outside the repository, shared with ``benchmarks/features.py``: see ``synthetic.py``), every step runs as a user
 runs it, the ``custseg`` command in a fresh process, so that each step's peak RSS is its own:
 
 * ``scan``: the baseline, DuckDB reading every CSV of the data in full (count of each file's last

@@ -16,6 +16,7 @@ from custseg.features import (
     features,
     parse_as_of,
     parse_statuses,
+    read_feature_table,
     run_staged,
     split_query,
 )
@@ -413,6 +414,9 @@ def test_synthetic_output_is_byte_identical_across_runs(synth_dir: Path, tmp_pat
         result = run_cli("features", synth_dir, "--as-of", "2018-06-01", "-o", out, "--statuses", "delivered,shipped")
         assert result.code == 0, result.stderr
     assert first.read_bytes() == second.read_bytes()
+    # the table DuckDB wrote is the one the library computes, in its order (sorted by person)
+    written = read_feature_table(first)
+    pd.testing.assert_frame_equal(written, features(synth_dir, "2018-06-01", ("delivered", "shipped")))
 
 
 # -- the real export --------------------------------------------------------------------------

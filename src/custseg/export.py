@@ -246,9 +246,9 @@ def copy_table(con, table: str, path: str | Path) -> Path:
         target = "'" + str(tmp).replace("'", "''") + "'"
         if suffix == ".csv":
             select = ", ".join(_defused(c) if t == "VARCHAR" else _sql_name(c) for c, t in kinds)
-            con.execute(f"COPY (SELECT {select} FROM {table} ORDER BY rowid) TO {target} {_CSV_OPTIONS}")
+            con.execute(f"COPY (SELECT {select} FROM {table}) TO {target} {_CSV_OPTIONS}")
         else:
-            con.execute(f"COPY (SELECT * FROM {table} ORDER BY rowid) TO {target} (FORMAT parquet)")
+            con.execute(f"COPY {table} TO {target} (FORMAT parquet)")
     return path
 
 

@@ -109,7 +109,7 @@ class Dataset:
 
 
 #: Share of the memory available when a connection opens that DuckDB may use (see :func:`memory_budget`).
-MEMORY_SHARE = 0.25
+MEMORY_SHARE = 0.2
 
 #: The smallest budget a connection gets, however little memory is available (DuckDB spills beyond it).
 MIN_MEMORY = 1 << 30
