@@ -97,3 +97,31 @@ def test_csv_rounds_money_to_cents_and_other_numbers_to_three_decimals_parquet_k
     assert "160.54," in text and "12.123," in text and "0.333," in text and "160.544" not in text
     write_table(df, tmp_path / "t.parquet")
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"), df)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_a_duckdb_table_is_written_as_the_same_frame_would_be(tmp_path, suffix):
+    import duckdb
+    import numpy as np
+
+    from custseg.export import copy_table
+
+    rng = np.random.default_rng(3)
+    n = 5000
+    df = pd.DataFrame({
+        "customer_unique_id": pd.array([HOSTILE[i % len(HOSTILE)] + str(i) if i % 7 == 0 else f"c{i}"
+                                        for i in range(n)], dtype="str"),
+        "frequency": np.arange(n, dtype="int64"),
+        "monetary": np.concatenate([rng.random(n - 6) * 1000, [2.675, 1.005, -0.001, 0.125, np.nan, 1e6 / 3]]),
+        "late_share": np.concatenate([rng.integers(0, 64, n - 4) / 64, [-0.0001, 0.0625, np.nan, 0.0005]]),
+        "main_category": pd.array([None if i % 11 == 0 else "toys" for i in range(n)], dtype="str"),
+    })
+    con = duckdb.connect()
+    con.register("frame", df)
+    con.execute("CREATE TEMP TABLE t AS SELECT * FROM frame")
+    copy_table(con, "t", tmp_path / f"duck{suffix}")
+    write_table(df, tmp_path / f"pandas{suffix}")
+    if suffix == ".csv":
+        assert (tmp_path / "duck.csv").read_text() == (tmp_path / "pandas.csv").read_text()
+    else:
+        pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "duck.parquet"), pd.read_parquet(tmp_path / "pandas.parquet"))

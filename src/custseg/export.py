@@ -232,10 +232,27 @@ def _defused(column: str) -> str:
     return f"CASE WHEN left({name}, 1) IN ({prefixes}) THEN chr(39) || {name} ELSE {name} END AS {name}"
 
 
+def _rounded(column: str) -> str:
+    """SQL: float ``column`` rounded as :func:`rounded_for_csv` rounds it (numpy's rule: the value
+    times 10^digits rounded half to even, divided back; a negative value rounded to zero stays -0.0)."""
+    name, scale = _sql_name(column), float(10 ** (MONEY_DIGITS if column in MONEY_COLUMNS else FLOAT_DIGITS))
+    rounded = f"round_even({name} * {scale}, 0) / {scale}"
+    return f"CASE WHEN {name} < 0 AND {rounded} = 0 THEN CAST('-0.0' AS DOUBLE) ELSE {rounded} END AS {name}"
+
+
+def _csv_cell(column: str, kind: str) -> str:
+    """SQL: ``column`` (of DuckDB type ``kind``) as a CSV cell of :func:`write_table`'s."""
+    if kind == "VARCHAR":
+        return _defused(column)
+    if kind in ("DOUBLE", "FLOAT"):
+        return _rounded(column)
+    return _sql_name(column)
+
+
 def copy_table(con, table: str, path: str | Path) -> Path:
-    """Write DuckDB table ``table`` to ``path``, CSV (formula-safe) or Parquet by the extension, in
-    the table's order, with DuckDB's writers: the same CSV text as :func:`write_table` writes for
-    the same columns, and no Python copy of the rows."""
+    """Write DuckDB table ``table`` to ``path``, CSV (formula-safe, rounded) or Parquet by the
+    extension, in the table's order, with DuckDB's writers: the same CSV text as :func:`write_table`
+    writes for the same columns, and no Python copy of the rows."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
@@ -245,7 +262,7 @@ def copy_table(con, table: str, path: str | Path) -> Path:
     with atomic_path(path) as tmp:
         target = "'" + str(tmp).replace("'", "''") + "'"
         if suffix == ".csv":
-            select = ", ".join(_defused(c) if t == "VARCHAR" else _sql_name(c) for c, t in kinds)
+            select = ", ".join(_csv_cell(c, t) for c, t in kinds)
             con.execute(f"COPY (SELECT {select} FROM {table}) TO {target} {_CSV_OPTIONS}")
         else:
             con.execute(f"COPY {table} TO {target} (FORMAT parquet)")
