@@ -13,7 +13,7 @@ import inspect
 import os
 import sys
 import traceback
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Callable, Optional
@@ -159,8 +159,6 @@ def synth_command(
     installment_bargain_hunter 15%, frequent_small_buyer 3% (about 97% buy once).
     The export is dated the day after the horizon: later deliveries and reviews are not in it.
     """
-    from contextlib import nullcontext
-
     from .errors import InputError
     from .synth import CHUNK_CUSTOMERS, customers_for_orders, generate
     from rich.table import Table
@@ -290,20 +288,6 @@ SparkMaster = Annotated[Optional[str], typer.Option(
     "--master).", rich_help_panel=_ENGINE_PANEL)]
 
 
-def _spark_data(data: Path, mapping) -> str:
-    """DATA as a URI for the spark engine, which reads Olist export directories only."""
-    from .errors import InputError
-    from .pgsource import is_url
-    from .spark import uri
-
-    if is_url(data):
-        raise InputError("the spark engine reads files: read PostgreSQL with --engine duckdb")
-    if mapping is not None:
-        raise InputError("the spark engine reads an Olist export directory: read a transaction log with "
-                         "--engine duckdb")
-    return uri(data)
-
-
 def _print_validation(report: dict) -> None:
     from rich.table import Table
 
@@ -339,21 +323,19 @@ def validate(
 
     Exit 0 when it can; survivable warts are then warnings, with up to three examples each.
     """
-    from .export import write_json
-    from .ingest import open_data, validation_report
+    from .jobs import validate_job
 
     with err_console.status("reading and checking the data"):
-        ds = open_data(data, mapping, strict=False)
-    if ds.problems:
-        for problem in ds.problems:
-            err_console.print(f"error: {problem.message}", markup=False, highlight=False, soft_wrap=True)
+        found = validate_job(data, mapping=mapping, json_file=json_file)
+    if found.problems:
+        for problem in found.problems:
+            _say_error(problem.message)
         raise typer.Exit(2)
-    report = validation_report(ds)
-    _print_validation(report)
-    for warning in ds.warnings:
+    assert found.report is not None
+    _print_validation(found.report)
+    for warning in found.warnings:
         console.print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     if json_file is not None:
-        write_json(report, json_file)
         console.print(f"wrote {json_file}")
 
 
@@ -388,38 +370,25 @@ def features_command(
 
     Deliveries and reviews count only when dated before the as-of date.
     """
-    from . import features as feats
-    from .errors import InputError
-    from .ingest import open_data
     from rich.table import Table
 
-    if output.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError("output must end in .csv or .parquet", file=output)
-    counted = feats.parse_statuses(statuses)
-    day = feats.parse_as_of(as_of) if as_of is not None else None
-    if engine is Engine.spark:
-        from .spark import features_job, uri
+    from .features import parse_statuses
+    from .jobs import features_job
 
-        with err_console.status("computing features on Spark"):
-            day, customers = features_job(_spark_data(data, mapping), uri(output), day, counted, spark_master)
-        if as_of is None:
-            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
-        console.print(f"{customers:,} customers as of {day} (statuses: {', '.join(counted)})")
-        console.print(f"wrote {uri(output)}")
-        return
-    with err_console.status("computing features"):
-        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-        if day is None:
-            day = feats.default_as_of(ds)
-            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
-        customers, medians = feats.write_features(ds, day, output, counted)
-    summary = Table(title=f"customer features as of {day}", show_header=False)
-    summary.add_row("customers", f"{customers:,}")
-    summary.add_row("counted statuses", ", ".join(counted))
-    for name, value in medians.items():
-        summary.add_row(f"median {name}", f"{value:,.2f}")
-    console.print(summary)
-    console.print(f"wrote {output}")
+    with err_console.status(f"computing features{' on Spark' if engine is Engine.spark else ''}"):
+        result = features_job(data, output, as_of=as_of, statuses=parse_statuses(statuses), mapping=mapping,
+                              engine=engine.value, master=spark_master)
+    _say_default_as_of(as_of, result.as_of)
+    if not result.medians:  # Spark: the table stays where it was written
+        console.print(f"{result.customers:,} customers as of {result.as_of} (statuses: {', '.join(result.statuses)})")
+    else:
+        summary = Table(title=f"customer features as of {result.as_of}", show_header=False)
+        summary.add_row("customers", f"{result.customers:,}")
+        summary.add_row("counted statuses", ", ".join(result.statuses))
+        for name, value in result.medians.items():
+            summary.add_row(f"median {name}", f"{value:,.2f}")
+        console.print(summary)
+    console.print(f"wrote {result.written}")
 
 
 @app.command("report")
@@ -495,23 +464,14 @@ def rfm_command(
     """
     from rich.table import Table
 
-    from . import features as feats
-    from .errors import InputError
-    from .export import write_table
-    from .ingest import open_data
-    from .rfm import rfm, segment_summary
+    from .jobs import rfm_job
+    from .rfm import segment_summary
 
-    if output.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError("output must end in .csv or .parquet", file=output)
-    day = feats.parse_as_of(as_of) if as_of is not None else None
     with err_console.status("scoring customers"):
-        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-        if day is None:
-            day = feats.default_as_of(ds)
-            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
-        scored = rfm(ds, day, bins=bins)
-    write_table(scored, output)
-    table = Table(title=f"RFM segments as of {day} ({len(scored):,} customers)")
+        result = rfm_job(data, output, as_of=as_of, bins=bins, mapping=mapping)
+    _say_default_as_of(as_of, result.as_of)
+    scored = result.scores
+    table = Table(title=f"RFM segments as of {result.as_of} ({len(scored):,} customers)")
     for column, justify in (("segment", "left"), ("R", "center"), ("FM", "center"), ("customers", "right"), ("share", "right")):
         table.add_column(column, justify=justify)
     for row in segment_summary(scored).itertuples(index=False):
@@ -522,15 +482,10 @@ def rfm_command(
     console.print(f"wrote {output}")
 
 
-def _as_of_or_default(as_of: Optional[str], ds):
-    """The given as-of date, or the day after the latest purchase in ``ds`` (said on the console)."""
-    from . import features as feats
-
-    if as_of is not None:
-        return feats.parse_as_of(as_of)
-    day = feats.default_as_of(ds)
-    console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
-    return day
+def _say_default_as_of(given: Optional[str], used: object) -> None:
+    """Say which as-of date was used when none was given (and the data gave one)."""
+    if given is None and used is not None:
+        console.print(f"as-of not given: using {used}, the day after the latest purchase in the data")
 
 
 @app.command("fit")
@@ -580,46 +535,17 @@ def fit_command(
     DATA may also be a feature table written by custseg features (.parquet or .csv) with the
     --as-of date it was computed at.
     """
-    from . import features as feats
-    from .errors import InputError
-    from .export import write_table
-    from .ingest import open_data
-    from .model import SegmentModel
-    from .segment import candidate_table, checked_feature_names, fit, segment_table
+    from .features import parse_statuses
+    from .jobs import fit_job
+    from .segment import candidate_table, segment_table
 
-    if assignments is not None and assignments.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError("output must end in .csv or .parquet", file=assignments)
-    counted = feats.parse_statuses(statuses)
-    old = SegmentModel.load(previous) if previous is not None else None
     names = [f.strip() for f in features.split(",") if f.strip()] if features else None
-    if names:
-        checked_feature_names(names, [c for c, t in feats.FEATURE_DTYPES.items() if t != "str"])
-    if engine is Engine.spark:
-        from .spark import fit_job, uri
-
-        # Spark draws the stratified sample; scikit-learn fits it here; Spark assigns everyone
-        model = fit_job(_spark_data(data, mapping), as_of, counted, spark_master, sample_size=sample_size,
-                        seed=seed, assignments=uri(assignments) if assignments is not None else None,
-                        k=k, algorithm=algorithm, features=names, min_share=min_share, max_share=max_share,
-                        previous=old, progress=True, bootstrap=bootstrap, n_jobs=jobs)
-        model.save(output)
-    else:
-        with err_console.status("computing features"):
-            if mapping is None and feats.is_feature_table(data):
-                if as_of is None:
-                    raise InputError("--as-of: give the date the feature table was computed at", file=data)
-                day, table = feats.parse_as_of(as_of), feats.read_feature_table(data)
-            else:
-                ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-                day = _as_of_or_default(as_of, ds)
-                table = feats.customer_features(ds, day, counted)
-                ds.con.close()  # frees DuckDB's tables (GBs for millions of orders) before the next step
-        model = fit(table, day, k=k, algorithm=algorithm, seed=seed, features=names, min_share=min_share,
-                    max_share=max_share, previous=old, statuses=counted, progress=True,
-                    sample_size=sample_size, bootstrap=bootstrap, n_jobs=jobs)
-        model.save(output)
-        if assignments is not None:
-            write_table(model.assignment_, assignments)
+    with err_console.status("computing features") if engine is Engine.duckdb else nullcontext():
+        model = fit_job(data, output, as_of=as_of, statuses=parse_statuses(statuses), mapping=mapping,
+                        previous=previous, features=names, assignments=assignments, engine=engine.value,
+                        master=spark_master, progress=True, k=k, algorithm=algorithm, seed=seed,
+                        min_share=min_share, max_share=max_share, sample_size=sample_size, bootstrap=bootstrap,
+                        n_jobs=jobs)
     console.print(candidate_table(model))
     console.print(segment_table(model))
     console.print(f"chosen: {model.algorithm}, k={model.k} ({model.record['choice']['reason']})",
@@ -653,53 +579,14 @@ def assign_command(
     """
     from rich.table import Table
 
-    from . import features as feats
-    from .errors import InputError
-    from .export import write_table
-    from .ingest import open_data
-    from .model import SegmentModel, assign
+    from .jobs import assign_job
 
-    if output is None and to is None:
-        raise InputError("give --output, --to or both")
-    if output is not None and output.suffix.lower() not in (".csv", ".parquet"):
-        raise InputError("output must end in .csv or .parquet", file=output)
-    fitted = SegmentModel.load(model)
-    if engine is Engine.spark:
-        if to is not None or output is None:
-            raise InputError("--to needs --engine duckdb; the spark engine writes --output")
-        from .spark import assign_job, uri
-
-        with err_console.status("assigning customers on Spark"):
-            day, counts = assign_job(fitted, _spark_data(data, mapping), uri(output), as_of, spark_master)
-        if day is None:
-            day = "the feature table's date"
-        elif as_of is None:
-            console.print(f"as-of not given: using {day}, the day after the latest purchase in the data")
-        total, written = int(counts["n"].sum()), uri(output)
-    else:
-        with err_console.status("assigning customers"):
-            if mapping is None and feats.is_feature_table(data):
-                # a table written by custseg features: its as-of date is the one it was computed at
-                table, day = feats.read_feature_table(data), as_of or "the feature table's date"
-            else:
-                ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-                day = _as_of_or_default(as_of, ds)
-                table = feats.customer_features(ds, day, fitted.statuses)
-                ds.con.close()  # frees DuckDB's tables (GBs for millions of orders) before the next step
-            if table.empty:
-                raise InputError(f"no customer has a counted order before {day}")
-            assigned = assign(fitted, table)
-        if output is not None:
-            write_table(assigned, output)
-        if to is not None:
-            from .pgtarget import write_assignments
-
-            if as_of is None and isinstance(day, str):
-                raise InputError("--as-of: give the date the feature table was computed at (for --to's as_of column)")
-            to = write_assignments(to, assigned, fitted.to_dict()["checksum"][:12],
-                                   feats.parse_as_of(as_of) if as_of is not None else day)
-        counts = assigned.groupby("segment_id").agg(n=("outlier", "size"), outliers=("outlier", "sum"))
-        total, written = len(assigned), ", ".join(str(w) for w in (output, to) if w is not None)
+    with err_console.status(f"assigning customers{' on Spark' if engine is Engine.spark else ''}"):
+        result = assign_job(model, data, output, to=to, as_of=as_of, mapping=mapping, engine=engine.value,
+                            master=spark_master)
+    _say_default_as_of(as_of, result.as_of)
+    fitted, counts, total = result.model, result.counts, result.customers
+    day = result.as_of or "the feature table's date"
     summary = Table(title=f"{total:,} customers as of {day}, model of {fitted.as_of}")
     for column in ("id", "segment", "customers", "share", "outliers"):
         summary.add_column(column, justify="left" if column == "segment" else "right")
@@ -707,7 +594,7 @@ def assign_command(
         n, out = (int(counts.loc[seg_id, "n"]), int(counts.loc[seg_id, "outliers"])) if seg_id in counts.index else (0, 0)
         summary.add_row(str(seg_id), name, f"{n:,}", f"{n / total:.1%}", f"{out:,}")
     console.print(summary)
-    console.print(f"wrote {written}")
+    console.print(f"wrote {', '.join(result.written)}")
 
 
 class DescribeFormat(str, Enum):
@@ -820,9 +707,9 @@ def stability_command(
     from . import features as feats
     from .errors import InputError
     from .export import write_json, write_table
-    from .ingest import open_data
+    from .jobs import backtest_job
     from .segment import parse_k
-    from .stability import (BacktestSettings, backtest, contract_text, parse_features, parse_period,
+    from .stability import (BacktestSettings, contract_text, parse_features, parse_period,
                             parse_threshold, parse_window, step_table)
 
     if labels is not None and labels.suffix.lower() not in (".csv", ".parquet"):
@@ -837,8 +724,7 @@ def stability_command(
         measure_cost=cost, jobs=jobs, min_share=min_share, n_init=n_init, keep_labels=labels is not None,
     ).checked()
     with _step_progress() as tick:
-        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-        run = backtest(ds, settings, progress=tick)
+        run = backtest_job(data, settings, mapping=mapping, progress=tick)
     write_json(run.result, output)
     if save_model is not None:
         run.model.save(save_model)
@@ -877,9 +763,9 @@ def monitor_command(
     """
     from . import features as feats
     from .export import write_json
-    from .ingest import open_data
+    from .jobs import monitor_job
     from .model import SegmentModel
-    from .monitor import Triggers, check, record_text
+    from .monitor import Triggers, record_text
     from .stability import parse_threshold, parse_window
 
     day = feats.parse_as_of(as_of)
@@ -887,8 +773,8 @@ def monitor_command(
                         share_points=share_points).checked()
     fitted = SegmentModel.load(model)
     with err_console.status("checking the model"):
-        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-        record = check(fitted, ds, day, parse_window(window), triggers, seeds)
+        record = monitor_job(fitted, data, day, mapping=mapping, window=parse_window(window), triggers=triggers,
+                             seeds=seeds)
     if output is not None:
         write_json(record, output)
     console.print(record_text(record), markup=False, highlight=False, soft_wrap=True)

@@ -479,11 +479,8 @@ def features(
     if isinstance(data, Dataset):
         return customer_features(data, as_of, statuses)
     day = parse_as_of(as_of)  # fail on a bad date before reading any file
-    ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-    try:
+    with open_data(data, mapping, columns=FEATURE_COLUMNS) as ds:
         return customer_features(ds, day, statuses)
-    finally:
-        ds.con.close()
 
 
 def is_feature_table(path: str | Path) -> bool:
