@@ -16,14 +16,15 @@ import traceback
 from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Callable, Optional
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
 from .errors import as_user_error
-from .schema import FEATURE_COLUMNS, LogMapping
+from .schema import LogMapping
 from .features import FEATURE_DOCS
 from .rfm import MAX_BINS, MIN_BINS
 
@@ -53,12 +54,14 @@ class ErrorBoundary(TyperGroup):
 
     debug = False
 
-    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None,
-             standalone_mode: bool = True, **extra: Any) -> Any:
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, windows_expand_args: bool = True,
+             **extra: Any) -> Any:
         self.debug = os.environ.get("CUSTSEG_DEBUG", "") not in ("", "0")
         try:
             # not standalone: exceptions come back here instead of being printed by Typer
-            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            result = super().main(args, prog_name, complete_var, standalone_mode=False,
+                                  windows_expand_args=windows_expand_args, **extra)
             code = result if isinstance(result, int) else 0
         except ClickException as exc:
             code = self._usage_error(exc)
@@ -174,7 +177,7 @@ def synth_command(
         summary = generate(
             out, customers=n_customers, seed=seed, months=months, start=start,
             drift_mix=drift_mix, drift_month=drift_month,
-            progress=(lambda done: tick("generating customers", done, n_customers)) if large else None,
+            progress=(lambda done: tick("generating customers", done, n_customers)) if tick is not None else None,
         )
     table = Table(title=f"synthetic data {summary.start} .. {summary.end} (export date), seed {summary.seed}")
     table.add_column("file")
@@ -472,8 +475,11 @@ def rfm_command(
     _say_default_as_of(as_of, result.as_of)
     scored = result.scores
     table = Table(title=f"RFM segments as of {result.as_of} ({len(scored):,} customers)")
-    for column, justify in (("segment", "left"), ("R", "center"), ("FM", "center"), ("customers", "right"), ("share", "right")):
-        table.add_column(column, justify=justify)
+    table.add_column("segment")
+    for column in ("R", "FM"):
+        table.add_column(column, justify="center")
+    for column in ("customers", "share"):
+        table.add_column(column, justify="right")
     for row in segment_summary(scored).itertuples(index=False):
         table.add_row(row.segment, row.R, row.FM, f"{row.customers:,}", f"{row.share:.1%}")
     console.print(table)
