@@ -38,6 +38,8 @@ MAX_SEED = 2**32 - 1
 
 console = Console()
 err_console = Console(stderr=True)
+#: Whether progress is shown (the root option --quiet, or a command's own).
+QUIET = {"on": False}
 
 
 def _say_error(message: str) -> None:
@@ -103,6 +105,8 @@ def _root(
     ctx: typer.Context,
     debug: Annotated[bool, typer.Option(
         "--debug", help="On an error, also print the traceback (as does CUSTSEG_DEBUG=1).")] = False,
+    quiet: Annotated[bool, typer.Option(
+        "--quiet", "-q", help="No progress display (bars on a terminal, timestamped lines on stderr otherwise).")] = False,
 ) -> None:
     """Customer segments from marketplace order history, and how long they stay valid.
 
@@ -112,6 +116,7 @@ def _root(
     from .export import forget_inputs
 
     forget_inputs()  # the inputs of this command only (the app may run several times in one process)
+    QUIET["on"] = quiet
     if debug and isinstance(ctx.command, ErrorBoundary):
         ctx.command.debug = True
 
@@ -414,6 +419,9 @@ def report_command(
     state: Annotated[Optional[Path], typer.Option(
         "--state", help="State directory of custseg update: adds the History section (and, without --model, "
         "the live model's Segments section).")] = None,
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Currency of the amounts, a code or a symbol (BRL, USD, $, €); "
+        "default: BRL for an Olist export, none for a transaction log.")] = None,
     mapping: LogMapping | None = None,
 ) -> None:
     """Write one self-contained HTML page: the data, and the segments and their stability when given.
@@ -435,7 +443,7 @@ def report_command(
             model = state / records[-1]["model"]["file"]
     with err_console.status("building the report"):
         path = build_report(data, output, as_of=as_of, model=model, stability=stability, mapping=mapping,
-                            history=records)
+                            history=records, currency=currency)
     console.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 
@@ -615,6 +623,9 @@ def describe_command(
     output_format: Annotated[
         DescribeFormat, typer.Option("--format", help="text (panels), json or markdown.")
     ] = DescribeFormat.text,
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Currency of the amounts, a code or a symbol (BRL, USD, $, €); default: BRL for a "
+        "model of an Olist export, none for one of a transaction log.")] = None,
 ) -> None:
     """Print each segment of a model: name, share, description, suggested actions, rules and fidelity.
 
@@ -622,29 +633,25 @@ def describe_command(
 
     Fidelity: accuracy = share of all customers the rules place correctly, with precision, recall.
     """
-    from .describe import rich_view, to_json, to_markdown
+    from .currency import money
+    from .describe import data_kind, rich_view, to_json, to_markdown
     from .model import SegmentModel
 
     segments = SegmentModel.load(model).segments
+    cash = money(currency, data_kind(segments))
     if output_format is DescribeFormat.json:
         typer.echo(to_json(segments), nl=False)
     elif output_format is DescribeFormat.markdown:
-        typer.echo(to_markdown(segments), nl=False)
+        typer.echo(to_markdown(segments, cash), nl=False)
     else:
-        console.print(rich_view(segments))
+        console.print(rich_view(segments, cash))
 
 
-@contextmanager
 def _step_progress():
-    """A Rich progress bar on stderr, advanced by a ``(description, done, total)`` callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    """Progress of a long command on stderr: bars on a terminal, timestamped lines otherwise."""
+    from .views.progress import progress_view
 
-    columns = (TextColumn("{task.description:<32}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    # transient: a scheduler's log gets the summary and errors, not bar frames
-    with Progress(*columns, console=err_console, transient=True) as bar:
-        task = bar.add_task("loading data", total=None)
-        yield lambda description, done, total: bar.update(task, description=description, completed=done,
-                                                          total=total)
+    return progress_view(err_console, quiet=QUIET["on"])
 
 
 @app.command("stability")
@@ -920,6 +927,10 @@ def run_command(
     step: Annotated[str, typer.Option("--step", help="Backtest step: 1M, 2W, ...")] = "1M",
     window: Annotated[str, typer.Option("--window", help="Backtest feature window: all, or e.g. 12M.")] = "all",
     seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains per backtest date (noise floor).")] = 3,
+    currency: Annotated[Optional[str], typer.Option(
+        "--currency", help="Currency of the amounts, a code or a symbol (BRL, USD, $, €); "
+        "default: BRL for an Olist export, none for a transaction log.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
     mapping: LogMapping | None = None,
 ) -> None:
     """Everything in one go: validate, features, RFM, fit, assign, stability and the HTML report.
@@ -932,32 +943,22 @@ def run_command(
     from .stability import BacktestSettings, parse_period, parse_window
 
     settings = BacktestSettings(step=parse_period(step, "--step"), window=parse_window(window), seeds=seeds)
+    QUIET["on"] = QUIET["on"] or quiet
     with _step_progress() as tick:
         result = run(data, output, as_of=feats.parse_as_of(as_of) if as_of else None, k=k, algorithm=algorithm,
                      seed=seed, statuses=feats.parse_statuses(statuses), stability=settings if stability else None,
-                     mapping=mapping, progress=tick)
+                     mapping=mapping, progress=tick, currency=currency)
     _print_run_summary(result)
 
 
 def _print_run_summary(result) -> None:
-    from rich.table import Table
+    """The files written, then the summary in a few short lines (the same as the report's)."""
+    from .views.summary import summary_lines
 
-    model = result.model
-    table = Table(title=f"{model.k} segments of {result.customers:,} customers as of {result.as_of}")
-    for col in ("id", "segment", "share"):
-        table.add_column(col, justify="right" if col != "segment" else "left")
-    for seg in model.segments:
-        table.add_row(str(seg["id"]), seg["name"], f"{seg['share']:.1%}")
-    console.print(table)
-    if result.warnings:
-        console.print(f"{len(result.warnings)} data warning(s): see validation.json or the report's Data section",
-                      markup=False, highlight=False)
-    if result.stability is not None:
-        console.print("Stability: " + result.stability["recommendation"]["text"], markup=False, highlight=False,
-                      soft_wrap=True)
     for name, path in result.files.items():
-        console.print(f"  {name:<11} {path}", markup=False, highlight=False)
-    console.print(f"Report: {result.files['report'].resolve()}", markup=False, highlight=False)
+        console.print(f"  {name:<15} {path}", markup=False, highlight=False)
+    for line in summary_lines(result.summary, result.money, str(result.files["report"].resolve())):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("demo")

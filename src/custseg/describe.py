@@ -631,6 +631,13 @@ def suggested_actions(seg_id: int, traits: list[dict], categorical: dict, claims
     return actions
 
 
+def data_kind(segments: list[dict]) -> str:
+    """``"log"`` when the described customers had no reviews and no deliveries (a transaction log),
+    else ``"olist"``: the kind of data whose default currency a view uses."""
+    lacking = {"review_score_mean", "lateness_days_mean"}
+    return "log" if segments and lacking <= set(segments[0].get("unknown_features", [])) else "olist"
+
+
 def rendered(segment: dict, money: Money) -> dict:
     """``segment`` with its description and rules written again in ``money``'s currency.
 

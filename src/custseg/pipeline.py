@@ -2,15 +2,16 @@
 
 :func:`run` writes every output into one directory, each file atomically:
 
-=================  ==============================================================
-validation.json    what was loaded and the warnings found (``custseg validate``)
-features.parquet   the per-customer feature table as of the date (``custseg features``)
-rfm.csv            RFM scores and named RFM segments (``custseg rfm``)
-model.json         the fitted segment model (``custseg fit``)
-segments.csv       every customer's segment, distance and outlier flag (``custseg assign``)
-stability.json     backtest, noise floor, drift and maintenance contract (``custseg stability``)
-report.html        the self-contained HTML report (``custseg report``)
-=================  ==============================================================
+====================  ==============================================================
+validation.json       what was loaded and the warnings found (``custseg validate``)
+features.parquet      the per-customer feature table as of the date (``custseg features``)
+rfm.csv               RFM scores and named RFM segments (``custseg rfm``)
+model.json            the fitted segment model (``custseg fit``)
+segments.csv          every customer's segment, distance and outlier flag (``custseg assign``)
+segments_by_rfm.csv   customers per segment (rows) and RFM segment (columns)
+stability.json        backtest, noise floor, drift and maintenance contract (``custseg stability``)
+report.html           the self-contained HTML report (``custseg report``)
+====================  ==============================================================
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
+from .currency import Money, money
 from .errors import OutputError
 from .export import check_output_path, output_error, reading, write_json, write_table
 from .features import customer_features, default_as_of, parse_as_of
@@ -35,6 +37,8 @@ from .rfm import rfm
 from .schema import DEFAULT_STATUSES, LogMapping
 from .segment import fit
 from .stability import BacktestSettings, backtest
+from .summary import Summary, segments_by_rfm, summarize
+from .views.progress import inside
 
 #: The steps of :func:`run`, in order, as shown by a progress display.
 STEPS = ("validate", "features", "rfm", "fit", "assign", "stability", "report")
@@ -53,6 +57,8 @@ class RunResult:
     stability: dict | None
     customers: int
     warnings: list[str] = field(default_factory=list)
+    summary: Summary | None = None
+    money: Money = field(default_factory=Money)
 
 
 def run(
@@ -67,12 +73,17 @@ def run(
     stability: BacktestSettings | None = BacktestSettings(),
     mapping: LogMapping | None = None,
     progress: Progress | None = None,
+    currency: str | None = None,
 ) -> RunResult:
     """Run every step on ``data`` and write the outputs into ``out_dir``.
 
     ``as_of`` defaults to the day after the latest purchase. ``stability`` holds the backtest's
-    settings (``None`` skips the backtest). ``progress`` is called as ``(step, done, total)``.
+    settings (``None`` skips the backtest). ``progress`` is called as ``(step, done, total)``, and
+    as ``("<step>: <detail>", done, total)`` for the work inside fit and the backtest.
+    ``currency`` (a code or a symbol) labels amounts; default: BRL for an Olist export, none for a
+    transaction log.
     """
+    money(currency)  # refused before any work
     day = parse_as_of(as_of) if as_of is not None else None
     out = Path(out_dir)
     if not is_url(data):
@@ -83,7 +94,7 @@ def run(
     created = not out.exists()
     stage = staging_folder(out)
     try:
-        result = _run_into(stage, data, day, k, algorithm, seed, statuses, stability, mapping, progress)
+        result = _run_into(stage, data, day, k, algorithm, seed, statuses, stability, mapping, progress, currency)
         for name, staged in result.files.items():
             os.replace(staged, out / staged.name)
             result.files[name] = out / staged.name
@@ -144,7 +155,8 @@ def _owner_alive(stage: Path) -> bool:
         return True
 
 
-def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, mapping, progress) -> RunResult:
+def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, mapping, progress,
+              currency=None) -> RunResult:
     tick = progress or (lambda *_: None)
     files: dict[str, Path] = {}
     total = len(STEPS)
@@ -157,6 +169,7 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
     ds = open_data(data, mapping)
     try:
         day = day or default_as_of(ds)
+        cash = money(currency, ds.kind)
         files["validation"] = write_json(validation_report(ds), out / "validation.json")
         step("features")
         table = customer_features(ds, day, statuses)
@@ -170,13 +183,19 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
             scored = rfm(table)
             files["rfm"] = write_table(scored, out / "rfm.csv")
             kept = {"features": files["features"], "rfm": write_table(scored, out / ".rfm.parquet")}
+            rfm_names = scored["segment"].to_numpy()
             del scored
             step("fit")
-            model = fit(table, day, k=k, algorithm=algorithm, seed=seed, statuses=statuses)
+            model = fit(table, day, k=k, algorithm=algorithm, seed=seed, statuses=statuses,
+                        progress=inside("fit", tick) or False)
             files["model"] = model.save(out / "model.json")
             step("assign")
             files["segments"] = write_table(model.assignment_, out / "segments.csv")
             kept["segments"] = write_table(model.assignment_, out / ".segments.parquet")
+            segment_ids = model.assignment_["segment_id"].to_numpy()
+            spend = table["monetary"].to_numpy() if "monetary" in table.columns else None
+            files["segments_by_rfm"] = write_table(segments_by_rfm(model, segment_ids, rfm_names),
+                                                   out / "segments_by_rfm.csv")
             model.assignment_ = None
             del table
             gc.collect()
@@ -184,16 +203,18 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         if stability is not None:
             step("stability")
             # only the result is written: per-customer labels of every step are not kept
-            result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False)).result
+            result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False),
+                              progress=inside("stability", tick)).result
             files["stability"] = write_json(result, out / "stability.json")
         step("report")
         # the report reads the tables back once its Data section (DuckDB's work) is done
         files["report"] = build_report(ds, out / "report.html", as_of=day, model=model, stability=result,
                                        features_df=kept["features"], assignment_df=kept["segments"],
-                                       rfm_df=kept["rfm"])
+                                       rfm_df=kept["rfm"], currency=currency)
         tick("done", total, total)
+        summary = summarize(model, day.isoformat(), segment_ids, spend, result, len(ds.warnings))
         return RunResult(out_dir=out, as_of=day, files=files, model=model, stability=result,
-                         customers=customers, warnings=[str(w) for w in ds.warnings])
+                         customers=customers, warnings=[str(w) for w in ds.warnings], summary=summary, money=cash)
     finally:
         ds.con.close()
 

@@ -443,7 +443,8 @@ def worker_backend() -> LokyBackend:
                        idle_worker_timeout=IDLE_WORKER_SECONDS)
 
 
-def family_results(x: np.ndarray, settings: SearchSettings, progress: bool) -> tuple[dict, list[FitTask]]:
+def family_results(x: np.ndarray, settings: SearchSettings,
+                   progress: bool | Callable[[str, int, int], None]) -> tuple[dict, list[FitTask]]:
     """Per task, centroids and noise share per parameter, keyed by (algorithm, replicate); the tasks.
 
     Tasks run in ``n_jobs`` processes; each is seeded by its own (seed, replicate), so the result
@@ -563,7 +564,21 @@ def choose(cands: list[Candidate], settings: SearchSettings) -> tuple[Candidate,
 
 
 @contextmanager
-def _progress(show: bool, algorithms: tuple[str, ...], bootstrap: int) -> Iterator[dict[str, Callable[[], None]]]:
+def _progress(show: bool | Callable[[str, int, int], None], algorithms: tuple[str, ...],
+              bootstrap: int) -> Iterator[dict[str, Callable[[], None]]]:
+    """Per algorithm, a function to call after each of its fits: advances Rich bars (``show`` True),
+    or reports ``(description, done, total)`` to ``show`` when it is a callback."""
+    if callable(show):
+        done = dict.fromkeys(algorithms, 0)
+
+        def advance(algorithm: str) -> None:
+            done[algorithm] += 1
+            show(f"{algorithm}: fit + {bootstrap} refits", done[algorithm], 1 + bootstrap)
+
+        if algorithms:
+            show(f"{algorithms[0]}: fit + {bootstrap} refits", 0, 1 + bootstrap)
+        yield {a: (lambda a=a: advance(a)) for a in algorithms}
+        return
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), disable=not show, transient=False) as bar:
         tasks = {a: bar.add_task(f"{a}: fit + {bootstrap} refits", total=1 + bootstrap) for a in algorithms}
@@ -574,7 +589,8 @@ def _progress(show: bool, algorithms: tuple[str, ...], bootstrap: int) -> Iterat
 # The fit
 
 
-def search(z: np.ndarray, settings: SearchSettings, progress: bool = False) -> list[Candidate]:
+def search(z: np.ndarray, settings: SearchSettings,
+           progress: bool | Callable[[str, int, int], None] = False) -> list[Candidate]:
     """Every candidate of the search on the model-space fit sample ``z``, judged."""
     results, tasks = family_results(z, settings, progress)
     sil = silhouette_subset(z, settings.silhouette_size, settings.seed)
@@ -642,7 +658,7 @@ def fit(
     min_share: float = 0.02,
     previous: SegmentModel | str | Path | None = None,
     statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
-    progress: bool = False,
+    progress: bool | Callable[[str, int, int], None] = False,
     **search_options,
 ) -> SegmentModel:
     """Fit a segmentation of the customers of ``data`` as of ``as_of``.

@@ -58,14 +58,15 @@ def headline_facts(ds: Dataset, money: Money = Money()) -> Facts:
             (SELECT sum(payment_value) FROM payments JOIN delivered USING (order_id))
     """
     orders, people, delivered, repeat, first, last, revenue = ds.con.execute(sql).fetchone()
+    log = ds.kind == "log"  # every order of a log counts: it has no delivery to speak of
     return Facts([
         ("orders", fmt_int(orders)),
         ("customers (people)", fmt_int(people)),
-        ("delivered orders", fmt_int(delivered)),
+        *([] if log else [("delivered orders", fmt_int(delivered))]),
         ("repeat buyers", fmt_pct(repeat)),
         ("first purchase", str(first) if first else "–"),
         ("last purchase", str(last) if last else "–"),
-        ("payments of delivered orders", money.amount(revenue, 0)),
+        ("revenue" if log else "payments of delivered orders", money.amount(revenue, 0)),
     ])
 
 
@@ -153,9 +154,10 @@ def orders_part(ds: Dataset) -> Part:
         GROUP BY 1 ORDER BY 1
     """)
     x = [w for w, _, _ in weeks]
+    log = ds.kind == "log"
     weekly = go.Figure([
-        go.Bar(x=x, y=[d for _, d, _ in weeks], name="delivered"),
-        go.Bar(x=x, y=[o for _, _, o in weeks], name="other status"),
+        go.Bar(x=x, y=[d for _, d, _ in weeks], name="orders" if log else "delivered"),
+        *([] if log else [go.Bar(x=x, y=[o for _, _, o in weeks], name="other status")]),
     ])
     weekly.update_layout(barmode="stack", bargap=0.1, xaxis={"type": "date", "title": "week of purchase"},
                          yaxis={"title": "orders"}, legend={"orientation": "h", "y": 1.1})
@@ -164,6 +166,8 @@ def orders_part(ds: Dataset) -> Part:
     statuses = _rows(ds, """
         SELECT coalesce(order_status, '(missing)'), count(*) FROM orders GROUP BY 1 ORDER BY 2 DESC, 1
     """)
+    if log:
+        return Part("data-orders", "Orders over time", [weekly_block])
     if len(statuses) < 2:
         only = statuses[0][0] if statuses else "–"
         return Part("data-orders", "Orders over time", [weekly_block, Text(f"Every order has the status {only}.")])

@@ -5,20 +5,10 @@ and the terminal say the same thing.
 """
 from __future__ import annotations
 
-from ..summary import Summary, Verdict
+from ..summary import Summary
+from ..views.summary import verdict_headline
 from .content import Part, Section, Table, Text, fmt_int, fmt_pct
 from ..currency import Money
-
-
-def verdict_headline(verdict: Verdict) -> str:
-    """The verdict in one short line: ``Re-train by 2018-11-18``, ``Stable to 2018-10-01``..."""
-    if verdict.verdict == "retrain":
-        return f"Re-train by {verdict.retrain_by}" if verdict.retrain_by else "Re-train now"
-    if verdict.verdict == "stable":
-        return f"Stable: no re-train due up to {verdict.horizon}" if verdict.horizon else "Stable"
-    if verdict.verdict == "unstable":
-        return "Unstable: re-training is not reliable at this number of segments"
-    return verdict.verdict
 
 
 def summary_table(summary: Summary, money: Money) -> Table:

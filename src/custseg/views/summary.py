@@ -1,0 +1,35 @@
+"""The summary in words: the verdict's headline and ``custseg run``'s closing lines.
+
+The report's summary section uses the same headline, so the page and the terminal agree.
+"""
+from __future__ import annotations
+
+from ..currency import Money
+from ..summary import Summary, Verdict
+
+
+def verdict_headline(verdict: Verdict) -> str:
+    """The verdict in one short line: ``Re-train by 2018-11-18``, ``Stable: ...``, ``Unstable: ...``."""
+    if verdict.verdict == "retrain":
+        return f"Re-train by {verdict.retrain_by}" if verdict.retrain_by else "Re-train now"
+    if verdict.verdict == "stable":
+        return f"Stable: no re-train due up to {verdict.horizon}" if verdict.horizon else "Stable"
+    if verdict.verdict == "unstable":
+        return "Unstable: re-training is not reliable at this number of segments"
+    return verdict.verdict
+
+
+def summary_lines(summary: Summary, money: Money, report: str | None = None) -> list[str]:
+    """A few short lines: one per segment (share, revenue share, action), the verdict, data health."""
+    lines = [f"{len(summary.segments)} segments of {summary.customers:,} customers as of {summary.as_of}:"]
+    width = max(len(f"{s.id} {s.name}") for s in summary.segments)
+    for s in summary.segments:
+        revenue = f", {s.revenue_share:.0%} of revenue" if s.revenue_share is not None else ""
+        lines.append(f"  {f'{s.id} {s.name}':<{width}}  {s.share:.0%} of customers{revenue}. {s.action}")
+    if summary.verdict is not None:
+        lines.append(f"Maintenance: {verdict_headline(summary.verdict)} (reasons: stability.json, the report)")
+    lines.append(f"Data health: {summary.warnings} warning{'s' if summary.warnings != 1 else ''} (validation.json)"
+                 if summary.warnings else "Data health: no validation warning")
+    if report:
+        lines.append(f"Report: {report}")
+    return lines
