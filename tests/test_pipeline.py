@@ -11,8 +11,8 @@ from custseg.errors import InputError
 from custseg.pipeline import run
 from custseg.stability import BacktestSettings, Period
 
-OUTPUTS = {"validation.json", "features.parquet", "rfm.csv", "model.json", "segments.csv", "stability.json",
-           "report.html"}
+OUTPUTS = {"validation.json", "features.parquet", "rfm.csv", "model.json", "segments.csv", "segments_by_rfm.csv",
+           "stability.json", "report.html"}
 # A cheap backtest: two-month steps, two re-trains per date.
 QUICK = BacktestSettings(step=Period(2, "M"), seeds=2, measure_cost=False)
 
@@ -25,7 +25,8 @@ def ran(synth_dir, tmp_path_factory):
 
 def test_run_writes_every_output_and_nothing_else(ran):
     assert {p.name for p in ran.out_dir.iterdir()} == OUTPUTS
-    assert set(ran.files) == {"validation", "features", "rfm", "model", "segments", "stability", "report"}
+    assert set(ran.files) == {"validation", "features", "rfm", "model", "segments", "segments_by_rfm", "stability",
+                              "report"}
 
 
 def test_run_outputs_agree_with_each_other(ran):
@@ -37,7 +38,19 @@ def test_run_outputs_agree_with_each_other(ran):
     model = json.loads(ran.files["model"].read_text())
     assert sorted(segments["segment_id"].unique()) == [s["id"] for s in model["segments"]]
     stability = json.loads(ran.files["stability"].read_text())
-    assert stability["steps"] and "text" in stability["recommendation"]
+    assert stability["steps"] and "verdict" in stability["recommendation"]
+    # the segment x RFM table counts the same customers as segments.csv and rfm.csv joined by hand
+    cross = pd.read_csv(ran.files["segments_by_rfm"]).set_index("segment_id")
+    joined = pd.crosstab(segments["segment_id"], rfm["segment"])
+    for rfm_segment in joined.columns:
+        assert (cross[rfm_segment] == joined[rfm_segment].reindex(cross.index, fill_value=0)).all()
+    assert (cross["total"] == segments["segment_id"].value_counts().reindex(cross.index)).all()
+    # the summary: shares of customers and of revenue each add up, one action per segment
+    summary = ran.summary
+    assert sum(s.share for s in summary.segments) == pytest.approx(1)
+    assert sum(s.revenue_share for s in summary.segments) == pytest.approx(1)
+    assert sum(s.revenue for s in summary.segments) == pytest.approx(features["monetary"].sum())
+    assert all(s.action for s in summary.segments) and summary.verdict is not None
     html = ran.files["report"].read_text()
     for section in ("Data", "Segments", "Stability"):
         assert f">{section}<" in html

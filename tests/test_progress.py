@@ -10,6 +10,7 @@ import time
 from rich.console import Console
 from rich.progress import Progress
 
+from custseg.views import progress as progress_module
 from custseg.views.progress import Bars, PlainLines, inside, progress_view
 
 
@@ -44,7 +45,8 @@ def test_quiet_shows_nothing(cli, synth_dir, tmp_path):
     assert " custseg: " not in result.stderr and "Report:" in result.stdout
 
 
-def test_plain_lines_are_throttled_per_piece_of_work():
+def test_plain_lines_are_throttled_per_piece_of_work(monkeypatch):
+    monkeypatch.setattr(progress_module, "GRACE_SECONDS", 0.0)
     stream = io.StringIO()
     lines = PlainLines(stream)
     for done in range(5):
@@ -53,6 +55,17 @@ def test_plain_lines_are_throttled_per_piece_of_work():
     lines("assign", 4, 7)
     shown = stream.getvalue().splitlines()
     assert len(shown) == 3 and shown[0].endswith("0/5 (0 s)") and "5/5" in shown[1] and "assign 4/7" in shown[2]
+
+
+def test_a_command_that_ends_at_once_writes_no_progress_line():
+    stream = io.StringIO()
+    lines = PlainLines(stream)
+    lines("validate", 0, 7)
+    assert stream.getvalue() == ""
+    lines.started -= 2  # a second later, the held line comes out first, with its own time
+    lines("features", 1, 7)
+    shown = stream.getvalue().splitlines()
+    assert len(shown) == 2 and "validate 0/7" in shown[0] and "features 1/7" in shown[1]
 
 
 def test_bars_show_the_step_and_the_work_inside_it():

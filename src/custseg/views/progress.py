@@ -3,7 +3,8 @@
 On a terminal: a Rich bar for the current step and, below it, one for the work inside it (fit's
 search and bootstrap, the backtest's dates). Anywhere else (cron, CI, a log file): plain,
 timestamped lines on stderr, one when a step or a part of it starts and at most one every
-:data:`LINE_SECONDS` while it runs, so that a log shows the job moving. Quiet: nothing.
+:data:`LINE_SECONDS` while it runs, so that a log shows the job moving (nothing for a command
+that ends within :data:`GRACE_SECONDS`). Quiet: nothing.
 
 A description ``"<step>: <detail>"`` whose prefix is the current step is the work inside that
 step; any other description starts a step.
@@ -23,6 +24,9 @@ Callback = Callable[[str, int, int], None]
 
 #: Seconds between two lines about the same piece of work, in plain mode.
 LINE_SECONDS = 10.0
+#: Lines of a command's first second are held back, written once it lasts longer: a command that
+#: ends at once (a refusal) leaves its one ``error:`` line alone on stderr.
+GRACE_SECONDS = 1.0
 
 
 def inside(step: str, callback: Callback | None) -> Callback | None:
@@ -39,6 +43,7 @@ class PlainLines:
         self.stream, self.prefix = stream, prefix
         self.started = time.monotonic()
         self.last: tuple[str, float] = ("", 0.0)
+        self.held: list[str] = []
 
     def __call__(self, description: str, done: int, total: int) -> None:
         now = time.monotonic()
@@ -48,8 +53,11 @@ class PlainLines:
         self.last = (description, now)
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         count = f" {done}/{total}" if total else ""
-        self.stream.write(f"{stamp} {self.prefix}: {description}{count} ({now - self.started:.0f} s)\n")
-        self.stream.flush()
+        self.held.append(f"{stamp} {self.prefix}: {description}{count} ({now - self.started:.0f} s)\n")
+        if now - self.started >= GRACE_SECONDS:
+            self.stream.write("".join(self.held))
+            self.stream.flush()
+            self.held = []
 
 
 class Bars:
