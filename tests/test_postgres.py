@@ -259,7 +259,7 @@ def test_update_same_from_postgres_as_from_files(postgres, synth_schema, synth_d
     """Two runs of ``update`` (first fit, then a kept day) from each source: the same assignment."""
     from custseg.operate import UpdateSettings, update
 
-    settings = UpdateSettings(k=3, algorithm="kmeans", backtest=False, fit_options={"bootstrap": 2})
+    settings = UpdateSettings(k=3, algorithm="kmeans", backtest=False, fit_options={"bootstrap": 2, "n_jobs": 1})
     for name, data in (("pg", _url(postgres, synth_schema)), ("files", synth_dir)):
         for day in ("2018-05-01", "2018-05-08"):
             record = update(data, tmp_path / name, as_of=day, settings=settings)

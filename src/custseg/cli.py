@@ -822,6 +822,8 @@ def update_command(
                                       help="Random seed of the fits and the decision's re-trains.")] = 0,
     backtest: Annotated[bool, typer.Option(
         "--backtest/--no-backtest", help="Run the stability backtest at the first fit (contract.json).")] = True,
+    jobs: Annotated[int, typer.Option("--jobs", help="Processes for a fit's model search (-1: all cores); "
+                                      "the result does not depend on it.")] = 2,
     mapping: LogMapping | None = None,
 ) -> None:
     """Run the maintenance contract once, for a daily or weekly scheduler.
@@ -843,7 +845,8 @@ def update_command(
     settings = UpdateSettings(
         k=k, algorithm=algorithm, seed=seed, statuses=feats.parse_statuses(statuses), window=parse_window(window),
         triggers=Triggers(ari=parse_threshold(threshold), margin=margin, psi_max=psi_max,
-                          share_points=share_points).checked(), seeds=seeds, backtest=backtest)
+                          share_points=share_points).checked(), seeds=seeds, backtest=backtest,
+        fit_options={"n_jobs": jobs})
     with _step_progress() as tick:
         record = update(data, state, as_of=feats.parse_as_of(as_of) if as_of else None, mapping=mapping, to=to,
                         settings=settings, progress=tick)
