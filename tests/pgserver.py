@@ -5,7 +5,8 @@ root), runs ``initdb`` in a temporary directory and ``pg_ctl start`` on a free p
 as user ``postgres`` when run as root (the server refuses to run as root). The cluster has a
 superuser ``postgres`` (trusted on the local socket) and a user ``custseg`` whose password is
 needed over TCP, so that tests see passwords travel the usual ways. :meth:`PgServer.stop` stops
-it (``pg_ctl stop``) and removes the directory; no process is left behind.
+it (``pg_ctl stop``) and removes the directory; a watchdog process does the same if the tests die
+without doing it (a timeout's SIGKILL): no server outlives them.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,28 @@ from pathlib import Path
 PASSWORD = "s3cret-Pw_for-tests"
 USER = "custseg"
 DATABASE = "shop"
+
+
+#: Stops the cluster and removes its directory when the test process dies without doing so itself
+#: (killed by a timeout or SIGKILL): no server outlives the tests. Exits once the directory is gone.
+WATCHDOG = """
+import os, shutil, subprocess, sys, time
+parent, pg_ctl, data, root, user = int(sys.argv[1]), *sys.argv[2:]
+def alive():
+    try:
+        os.kill(parent, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: it exists
+        pass
+    return True
+while alive() and os.path.exists(data):
+    time.sleep(1)
+if os.path.exists(os.path.join(data, "postmaster.pid")):
+    subprocess.run([pg_ctl, "stop", "-w", "-m", "immediate", "-D", data], capture_output=True, check=False,
+                   user=user or None, cwd=root)
+shutil.rmtree(root, ignore_errors=True)
+"""
 
 
 class Unavailable(Exception):
@@ -129,6 +153,9 @@ def start() -> PgServer:
         raise Unavailable(f"initdb failed: {proc.stderr.strip()[-300:]}")
     server.start()
     atexit.register(server.remove)  # also when the session is interrupted
+    subprocess.Popen([sys.executable, "-c", WATCHDOG, str(os.getpid()), str(bin_dir / "pg_ctl"), str(root / "data"),
+                      str(root), run_as or ""], start_new_session=True, stdin=subprocess.DEVNULL,
+                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import psycopg
 
     with psycopg.connect(server.admin_url.replace(f"/{DATABASE}?", "/postgres?"), autocommit=True) as conn:

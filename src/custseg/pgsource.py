@@ -258,7 +258,7 @@ def load(url: str, mapping: LogMapping | None = None, *, con=None, strict: bool 
     if mapping is not None and mapping.columns:
         raise InputError("column names for a headerless file do not apply to a database table",
                          file=src.shown)
-    spool = Path(tempfile.mkdtemp(prefix="custseg-pg-"))
+    spool = Path(tempfile.mkdtemp(prefix="custseg-pgspool-"))
     labels: dict[str, str] = {}
     try:
         with connection(src.url, src.shown) as conn:
