@@ -55,6 +55,9 @@ class Chart:
 def chart(fig: go.Figure, div_id: str, title: str, note: str = "", height: int = 360) -> Chart:
     """Serialise ``fig`` for the page under the fixed element id ``div_id``."""
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 30, "b": 50})
+    # long labels (segment names) widen the margin instead of being cut off
+    fig.update_xaxes(automargin=True)
+    fig.update_yaxes(automargin=True)
     spec = json.loads(pio.to_json(fig, validate=True, remove_uids=True))
     spec["layout"].pop("template", None)
     return Chart(div_id=div_id, title=title, note=note, figure_json=script_safe_json(spec), height=height)

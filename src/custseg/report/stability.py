@@ -11,6 +11,7 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
+from ..cards import label as feature_label
 from ..drift import PSI_MAJOR, PSI_MODERATE
 from ..errors import ModelFileError
 from ..model import SegmentModel
@@ -131,27 +132,31 @@ def ari_part(result: dict) -> Part:
 
 
 def drift_part(result: dict) -> Part:
-    """Heatmap of the population stability index per feature and step."""
+    """Heatmap of the population stability index per model feature and step (readable names)."""
     steps = result["steps"]
     model_features = result["protocol"]["model_features"]
     seen = [d["feature"] for d in steps[0]["drift"]]
-    features = [f for f in model_features if f in seen] + sorted(f for f in seen if f not in model_features)
+    features = [f for f in model_features if f in seen]
+    # the others (recency, tenure...) grow with the calendar by construction: named, not drawn
+    others = sorted(f for f in seen if f not in model_features)
     psi = [{d["feature"]: d["psi"] for d in s["drift"]} for s in steps]
     z = [[p.get(f) for p in psi] for f in features]
-    labels = [plot_text(f"{f} (model)" if f in model_features else f) for f in features]
     fig = go.Figure(go.Heatmap(
-        z=z, x=[s["as_of"] for s in steps], y=labels, zmin=0, zmax=PSI_SCALE_MAX, colorscale="YlOrRd",
-        text=[[fmt_num(v, 2) for v in row] for row in z], texttemplate="%{text}",
-        colorbar={"title": {"text": "PSI"}}, hovertemplate="%{y} at %{x}: PSI %{z:.3f}<extra></extra>",
+        z=z, x=[s["as_of"] for s in steps], y=[plot_text(feature_label(f)) for f in features], zmin=0,
+        zmax=PSI_SCALE_MAX, colorscale="YlOrRd", text=[[fmt_num(v, 2) for v in row] for row in z],
+        texttemplate="%{text}", colorbar={"title": {"text": "PSI"}},
+        hovertemplate="%{y} at %{x}: PSI %{z:.3f}<extra></extra>",
     ))
     fig.update_layout(xaxis={"type": "category", "title": "as-of date"},
                       yaxis={"type": "category", "autorange": "reversed"})
+    note = (f"Against the reference date, for the features the segmentation uses. Above {PSI_MODERATE:g}: "
+            f"moderate shift; above {PSI_MAJOR:g}: major.")
+    if others:
+        note += (" Not drawn: " + ", ".join(feature_label(f) for f in others) + " (not used by the model; "
+                 "recency and tenure grow with time by construction).")
     return Part("stab-drift", "Feature drift", [
-        ChartBlock(chart(fig, "fig-stab-drift", "Population stability index per feature and date",
-                         f"Against the reference date. Above {PSI_MODERATE:g}: moderate shift; above {PSI_MAJOR:g}: "
-                         "major. Features marked (model) are the ones the segmentation uses; the others (such as "
-                         "recency and tenure) grow with time by construction.",
-                         height=max(320, 26 * len(features) + 120))),
+        ChartBlock(chart(fig, "fig-stab-drift", "Population stability index per model feature and date", note,
+                         height=max(280, 30 * len(features) + 120))),
     ])
 
 
