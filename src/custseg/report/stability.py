@@ -138,8 +138,9 @@ def drift_part(result: dict) -> Part:
     seen = [d["feature"] for d in steps[0]["drift"]]
     features = [f for f in model_features if f in seen]
     # the others (recency, tenure...) grow with the calendar by construction: named, not drawn
-    others = sorted(f for f in seen if f not in model_features)
     psi = [{d["feature"]: d["psi"] for d in s["drift"]} for s in steps]
+    # ... and those the data does not know (no value, or the same for everyone: no shift) unnamed
+    others = sorted(f for f in seen if f not in model_features and any(p.get(f) for p in psi))
     z = [[p.get(f) for p in psi] for f in features]
     fig = go.Figure(go.Heatmap(
         z=z, x=[s["as_of"] for s in steps], y=[plot_text(feature_label(f)) for f in features], zmin=0,
