@@ -39,5 +39,5 @@ def test_custseg_errors_are_kept_and_the_unknown_is_an_internal_error():
     assert as_user_error(known) is known
     error = as_user_error(KeyError("segments"))
     assert isinstance(error, InternalError) and error.exit_code == 1
-    assert error.message == "internal error: KeyError: 'segments' (run with --debug for the traceback)"
+    assert error.message == "internal error: KeyError: 'segments'"
     assert len(as_user_error(ValueError("x" * 5000)).message) < 400

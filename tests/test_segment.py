@@ -97,7 +97,7 @@ def test_default_features_leave_out_what_carries_no_information():
 
 
 def test_unknown_feature_is_refused_with_its_name():
-    with pytest.raises(InputError, match="--features: column no_such_feature: not a feature"):
+    with pytest.raises(InputError, match="`features`: column no_such_feature: not a feature"):
         fit_preprocessing(_table(), ["mean_basket", "no_such_feature"])
     with pytest.raises(InputError, match="review_score_mean: has no value"):
         fit_preprocessing(_table().assign(review_score_mean=np.nan), ["review_score_mean"])
@@ -149,7 +149,7 @@ def test_choice_prefers_fewer_segments_on_a_tie():
 
 def test_choice_refuses_when_every_candidate_has_a_tiny_segment():
     settings = SearchSettings()
-    with pytest.raises(InputError, match="min-share"):
+    with pytest.raises(InputError, match="lower `min_share`"):
         choose(judged([_cand("kmeans", 9, 0.5, 0.9, min_share=0.005)], settings), settings)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import re
 import sys
 import traceback
 from contextlib import contextmanager, nullcontext
@@ -23,7 +24,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from .errors import as_user_error
+from .errors import InternalError, as_user_error
 from .schema import LogMapping
 from .features import FEATURE_DOCS
 from .rfm import MAX_BINS, MIN_BINS
@@ -86,8 +87,19 @@ class ErrorBoundary(TyperGroup):
         error = as_user_error(exc)
         if self.debug:
             traceback.print_exception(exc, file=sys.stderr)
-        _say_error(error.message)
+        hint = " (run with --debug for the traceback)" if isinstance(error, InternalError) and not self.debug else ""
+        _say_error(as_flags(error.message) + hint)
         return error.exit_code
+
+
+#: Library parameters whose option is not ``--`` and the parameter's name with dashes.
+_FLAG_OF = {"n_jobs": "--jobs", "statuses": "--statuses", "master": "--spark-master", "json_file": "--json"}
+
+
+def as_flags(message: str) -> str:
+    """A library message with the parameters it names in backquotes (`min_share`) shown as options
+    (--min-share): the library speaks to Python callers, the command line to its users."""
+    return re.sub(r"`(\w+)`", lambda m: _FLAG_OF.get(m.group(1), "--" + m.group(1).replace("_", "-")), message)
 
 
 app = typer.Typer(

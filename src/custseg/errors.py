@@ -155,7 +155,7 @@ def as_user_error(exc: BaseException) -> CustsegError:
     text = " ".join(str(exc).split())
     if len(text) > 300:
         text = text[:300] + "..."
-    return InternalError(f"internal error: {type(exc).__name__}: {text} (run with --debug for the traceback)")
+    return InternalError(f"internal error: {type(exc).__name__}: {text}")
 
 
 #: The signal that asked this process to stop (see :func:`stop_on_signals`), once one has.

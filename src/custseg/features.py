@@ -520,7 +520,7 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd
     missing = [c for c in FEATURE_DTYPES if c not in present]
     if missing:
         raise InputError("missing: not a feature table written by custseg features (a transaction log "
-                         "is read with --customer-col, --date-col and --amount-col)", file=path, column=missing[0])
+                         "is read with `customer_col`, `date_col` and `amount_col`)", file=path, column=missing[0])
     try:
         if path.suffix.lower() == ".parquet":
             # self_destruct: each Arrow column is freed once converted (half the peak memory)

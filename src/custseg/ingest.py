@@ -753,7 +753,7 @@ def open_data(path: str | Path, mapping: LogMapping | None = None, *,
         return load(path, con=con, strict=strict, columns=columns)
     if mapping is None:
         raise InputError("is a file: give the directory of an Olist export, or read it as a transaction "
-                         "log with --customer-col, --date-col and --amount-col", file=path)
+                         "log with `customer_col`, `date_col` and `amount_col`", file=path)
     return load_log(path, mapping, con=con, strict=strict)
 
 

@@ -56,10 +56,10 @@ def _spark_data(data: str | Path, mapping: LogMapping | None) -> str:
     from .spark import uri
 
     if is_url(data):
-        raise InputError("the spark engine reads files: read PostgreSQL with --engine duckdb")
+        raise InputError("the spark engine reads files: read PostgreSQL with `engine` duckdb")
     if mapping is not None:
         raise InputError("the spark engine reads an Olist export directory: read a transaction log with "
-                         "--engine duckdb")
+                         "`engine` duckdb")
     return uri(data)
 
 
@@ -200,7 +200,7 @@ def fit_job(data: str | Path, output: str | Path | None = None, *, as_of: Day | 
                               features=features, previous=old, **fit_options)
     else:
         if as_of is None and mapping is None and is_feature_table(data):
-            raise InputError("--as-of: give the date the feature table was computed at", file=data)
+            raise InputError("`as_of`: give the date the feature table was computed at", file=data)
         day, table = _features_of(data, as_of, statuses, mapping)
         assert day is not None  # a feature table has its date from as_of
         model = fit(table, day, features=features, previous=old, statuses=statuses, progress=progress,
@@ -239,7 +239,7 @@ def assign_job(model: str | Path | SegmentModel, data: str | Path, output: str |
     from .model import SegmentModel, assign
 
     if output is None and to is None:
-        raise InputError("give --output, --to or both")
+        raise InputError("give `output`, `to` or both")
     if output is not None:
         checked_table_path(output)
     fitted = SegmentModel.load(model) if isinstance(model, (str, Path)) else model
@@ -247,14 +247,14 @@ def assign_job(model: str | Path | SegmentModel, data: str | Path, output: str |
         from . import spark
 
         if to is not None or output is None:
-            raise InputError("--to needs --engine duckdb; the spark engine writes --output")
+            raise InputError("`to` needs `engine` duckdb; the spark engine writes `output`")
         day, counts = spark.assign_job(fitted, _spark_data(data, mapping), spark.uri(output), as_of, master)
         return AssignResult(fitted, day, counts, [spark.uri(output)])
     day, table = _features_of(data, as_of, fitted.statuses, mapping)
     if table.empty:
         raise InputError(f"no customer has a counted order before {day or 'the feature table date'}")
     if to is not None and day is None:
-        raise InputError("--as-of: give the date the feature table was computed at (for --to's as_of column)")
+        raise InputError("`as_of`: give the date the feature table was computed at (for the as_of column of `to`)")
     assigned = assign(fitted, table)
     written = []
     if output is not None:

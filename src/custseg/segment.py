@@ -55,6 +55,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -162,25 +163,39 @@ class SearchSettings:
         return [self.k] if self.k is not None else list(range(self.k_min, self.k_max + 1))
 
     def checked(self) -> SearchSettings:
-        if self.algorithm not in ("auto", *ALGORITHMS):
-            raise InputError(f"algorithm: {self.algorithm!r} is not one of auto, {', '.join(ALGORITHMS)}")
-        if self.k is not None and not 2 <= self.k <= 50:
-            raise InputError(f"k: {self.k} is out of range (2..50, or auto)")
+        """These settings, or InputError naming the first parameter outside :data:`SEARCH_CONSTRAINTS`."""
+        for name, (allowed, what) in SEARCH_CONSTRAINTS.items():
+            value = getattr(self, name)
+            if not allowed(value):
+                raise InputError(f"`{name}`: {value!r} must be {what}")
+        if self.k_min > self.k_max:
+            raise InputError(f"`k_min`: {self.k_min} is above `k_max` ({self.k_max})")
         if self.k is not None and self.algorithm == "hdbscan":
-            raise InputError("k: HDBSCAN finds the number of segments itself; use --k auto")
-        if not 2 <= self.k_min <= self.k_max:
-            raise InputError(f"k range {self.k_min}..{self.k_max} is empty or starts below 2")
-        if not 0 < self.min_share < 0.5:
-            raise InputError(f"min-share: {self.min_share} must be between 0 and 0.5")
-        if not 0.5 <= self.max_share <= 1:
-            raise InputError(f"max-share: {self.max_share} must be between 0.5 and 1")
-        if self.sample_size < 100 or self.subsample < 100 or self.silhouette_size < 100:
-            raise InputError("sample sizes must be at least 100 customers")
-        if self.bootstrap < 1:
-            raise InputError(f"bootstrap: {self.bootstrap} must be at least 1")
-        if self.n_init < 1 or self.n_jobs == 0 or not 0 < self.distance_quantile <= 1:
-            raise InputError("n_init must be >= 1, n_jobs not 0 and distance_quantile in (0, 1]")
+            raise InputError("`k`: HDBSCAN finds the number of segments itself; leave `k` to auto")
         return self
+
+
+def _at_least(low: float) -> Callable[[Any], bool]:
+    return lambda value: value >= low
+
+
+#: What each search parameter may be (as scikit-learn's ``_parameter_constraints``): a test and
+#: the words for it. Errors name the parameter in backquotes; the command line shows its option.
+SEARCH_CONSTRAINTS: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "algorithm": (lambda v: v in ("auto", *ALGORITHMS), f"one of auto, {', '.join(ALGORITHMS)}"),
+    "k": (lambda v: v is None or 2 <= v <= 50, "a number of segments in 2..50, or auto"),
+    "k_min": (_at_least(2), "at least 2"),
+    "seed": (lambda v: 0 <= v < 2**32, "between 0 and 2**32 - 1"),
+    "min_share": (lambda v: 0 < v < 0.5, "between 0 and 0.5"),
+    "max_share": (lambda v: 0.5 <= v <= 1, "between 0.5 and 1"),
+    "sample_size": (_at_least(100), "at least 100 customers"),
+    "subsample": (_at_least(100), "at least 100 customers"),
+    "silhouette_size": (_at_least(100), "at least 100 customers"),
+    "bootstrap": (_at_least(1), "at least 1"),
+    "n_init": (_at_least(1), "at least 1"),
+    "n_jobs": (lambda v: v != 0, "a number of processes, or -1 for all cores"),
+    "distance_quantile": (lambda v: 0 < v <= 1, "in (0, 1]"),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -214,7 +229,7 @@ def default_features(table: pd.DataFrame) -> list[str]:
     if len(names) < 3 and informative("recency_days"):
         names.append("recency_days")
     if not names:
-        raise InputError("no default feature varies across customers; choose some with --features",
+        raise InputError("no default feature varies across customers; choose some with `features`",
                          file="feature table")
     return names
 
@@ -223,7 +238,7 @@ def checked_feature_names(names: list[str], numeric_columns: list[str]) -> list[
     """``names``, or InputError naming the first that is not a numeric feature column."""
     unknown = [n for n in names if n not in numeric_columns]
     if unknown:
-        raise InputError(f"not a feature (numeric features: {', '.join(numeric_columns)})", file="--features",
+        raise InputError(f"not a feature (numeric features: {', '.join(numeric_columns)})", file="`features`",
                          column=unknown[0])
     return names
 
@@ -549,8 +564,8 @@ def choose(cands: list[Candidate], settings: SearchSettings) -> tuple[Candidate,
         if not big_enough:
             raise InputError(
                 f"no candidate model has every segment between the minimum share {settings.min_share:.1%} "
-                f"and the maximum share {settings.max_share:.0%}; lower --min-share, raise --max-share "
-                f"or try another --k/--algorithm"
+                f"and the maximum share {settings.max_share:.0%}; lower `min_share`, raise `max_share` "
+                f"or try another `k` or `algorithm`"
             )
         chosen = best(big_enough)
         reason = ("no candidate is stable under resampling (jaccard_min >= 0.6); took the highest score "
@@ -745,7 +760,7 @@ def assembled(
                            if (position == i).any() else 0.0 for i in range(len(ids))])
     segments = describe_segments(table, labels, prep.names, z)
     if [s["id"] for s in segments] != ids:
-        raise InputError("a segment of the chosen model holds no customer; try another --k or --seed")
+        raise InputError("a segment of the chosen model holds no customer; try another `k` or `seed`")
     segments = _with_carried_names(segments, carried)
     record = {
         "as_of": as_of.isoformat(),

@@ -475,7 +475,7 @@ def fit_job(
     with _status(progress, "computing features and drawing the fit sample on Spark"):
         day, table = prepared_features(spark, data, as_of, statuses)
         if day is None:
-            raise InputError("--as-of: give the date the feature table was computed at", file=uri(data))
+            raise InputError("`as_of`: give the date the feature table was computed at", file=uri(data))
         table = _kept_non_empty(table, day, statuses)
         sample = fit_sample(table, day, sample_size, seed)
     model = fit(sample, day, seed=seed, statuses=tuple(statuses), sample_size=sample_size, progress=progress,
