@@ -16,18 +16,11 @@ from custseg.errors import CustsegError, as_user_error
 def version_raises(monkeypatch):
     """``custseg version`` raising the exception given."""
     def install(exc: BaseException) -> None:
-        monkeypatch.setattr(cli_module, "console", _Raising(exc))
+        def raising(*args, **kwargs):
+            raise exc
+        # the error happens inside the command, where it prints
+        monkeypatch.setattr(cli_module.console, "print", raising)
     return install
-
-
-class _Raising:
-    """A console whose print raises ``exc``: the error happens inside a command."""
-
-    def __init__(self, exc: BaseException):
-        self.exc = exc
-
-    def print(self, *args, **kwargs):
-        raise self.exc
 
 
 def test_internal_error_is_one_line_with_exit_1(version_raises):
