@@ -21,7 +21,10 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/custseg demo $(DEMO_DIR)
 
+# static checks first (seconds), then the tests
 test: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)

@@ -50,3 +50,45 @@ def test_the_cli_shows_parameters_as_its_options():
     assert as_flags("`min_share`: 0.7 must be between 0 and 0.5; or try another `k`") == (
         "--min-share: 0.7 must be between 0 and 0.5; or try another --k")
     assert as_flags("`n_jobs` and `as_of`") == "--jobs and --as-of"
+
+
+#: The layers of README's "Layout", lowest first: a module imports only from its own layer and lower ones.
+LAYERS = [
+    {"errors", "schema", "currency", "jsonfile", "hooks"},  # foundation
+    {"checks", "ingest", "pgsource", "export", "pgtarget"},  # data in and out
+    {"features", "rfm", "synth"},  # features (and the synthetic data)
+    {"cards", "describe", "model", "segment", "summary"},  # segments
+    {"drift", "stability", "monitor", "operate"},  # validity and operation
+    {"views", "report"},  # views and the report
+    {"spark", "jobs", "pipeline", "__init__"},  # jobs and engines, the package's API
+    {"cli", "__main__"},  # the command line
+]
+
+
+def _layer(name: str) -> int:
+    found = [i for i, layer in enumerate(LAYERS) if name in layer]
+    assert found, f"{name} is in no layer of README's Layout (tests/test_codebase.py LAYERS)"
+    return found[0]
+
+
+def _imported(path: Path) -> set[str]:
+    """The top-level custseg modules ``path`` imports (at the top or inside functions)."""
+    parts = path.relative_to(PACKAGE).with_suffix("").parts
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = list(parts[:-1])[:len(parts) - node.level]
+            for name in [node.module] if node.module else [a.name for a in node.names]:
+                target = (base + name.split("."))[0] if base or name else ""
+                if (PACKAGE / target).is_dir() or (PACKAGE / f"{target}.py").is_file():
+                    found.add(target)
+    return found - {parts[0]}
+
+
+def test_every_module_imports_only_from_its_layer_or_lower():
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        me = path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+        wrong += [f"{path.relative_to(PACKAGE)} imports {other}" for other in sorted(_imported(path))
+                  if _layer(other) > _layer(me)]
+    assert not wrong, "\n".join(wrong)

@@ -57,7 +57,7 @@ def test_run_outputs_agree_with_each_other(ran):
 
 
 def test_run_is_deterministic(synth_dir, ran, tmp_path):
-    again = run(synth_dir, tmp_path, seed=3, stability=QUICK)
+    run(synth_dir, tmp_path, seed=3, stability=QUICK)
     for name in OUTPUTS:
         assert (tmp_path / name).read_bytes() == (ran.out_dir / name).read_bytes(), name
 

@@ -21,5 +21,6 @@ def __getattr__(name: str):
         return getattr(import_module(_LAZY[name], __name__), name)
     raise AttributeError(f"module 'custseg' has no attribute {name!r}")
 
-__all__ = ["CustsegError", "InputError", "ModelFileError", "Dataset", "load", "open_data", "LogMapping", "rfm", "fit", "assign", "SegmentModel",
+__all__ = ["CustsegError", "InputError", "ModelFileError", "Dataset", "load", "open_data", "LogMapping", "rfm", "fit",
+           "assign", "SegmentModel",
            "build_report", "backtest", "BacktestSettings", "__version__"]

@@ -107,7 +107,8 @@ def trait_name(feature: str, direction: str) -> str:
 
 def trait_text(trait: dict, money: Money) -> str:
     """``higher basket value: mean R$ 1,044 (all customers: mean R$ 256)``."""
-    return (f"{trait_name(trait['feature'], trait['direction'])}: mean {value_text(trait['feature'], trait['mean'], money)} "
+    name = trait_name(trait["feature"], trait["direction"])
+    return (f"{name}: mean {value_text(trait['feature'], trait['mean'], money)} "
             f"(all customers: mean {value_text(trait['feature'], trait['population_mean'], money)})")
 
 
@@ -131,11 +132,17 @@ def _bound_words(feature: str, low: float | None, high: float | None, money: Mon
     if feature in LATENESS:
         if low is not None and high is not None:
             return f"delivered between {v(low)} and {v(high)} on average"
-        return f"delivered later than {v(low)} on average" if low is not None else f"delivered {v(high)} or earlier on average"
+        if low is not None:
+            return f"delivered later than {v(low)} on average"
+        assert high is not None  # a rule has a bound
+        return f"delivered {v(high)} or earlier on average"
     name = label(feature)
     if low is not None and high is not None:
         return f"{name} over {v(low)} and at most {v(high)}"
-    return f"{name} over {v(low)}" if low is not None else f"{name} at most {v(high)}"
+    if low is not None:
+        return f"{name} over {v(low)}"
+    assert high is not None  # a rule has a bound
+    return f"{name} at most {v(high)}"
 
 
 def condition_text(cond: dict, money: Money) -> str:

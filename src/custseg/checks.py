@@ -94,7 +94,7 @@ def _findings_of_source(con: duckdb.DuckDBPyConnection, source: str, checks: lis
     totals = ", ".join(f"count(*) FILTER (WHERE c{i}), "
                        f"min(DISTINCT CASE WHEN c{i} THEN {TEXT_MACRO}(x{i}) END, {EXAMPLES})"
                        for i in range(len(checks)))
-    row = con.execute(f"SELECT {totals} FROM (SELECT {flags} FROM {source})").fetchone()
+    row = con.execute(f"SELECT {totals} FROM (SELECT {flags} FROM {source})").fetchall()[0]
     found = []
     for i, c in enumerate(checks):
         count, examples = row[2 * i], row[2 * i + 1]

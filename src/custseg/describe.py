@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +23,7 @@ from rich.text import Text
 from sklearn.metrics import accuracy_score, precision_score, recall_score
 from sklearn.tree import DecisionTreeClassifier
 
-from .cards import KEY_FACTS, LABELS, key_facts, rule_text, trait_text, value_text
+from .cards import KEY_FACTS, LABELS, key_facts, rule_text, trait_text
 from .currency import Money
 from .errors import InputError
 
@@ -563,7 +564,7 @@ def segment_rules(numeric: pd.DataFrame, mask: np.ndarray, X: np.ndarray | None 
         "precision": _number(precision_score(mask, predicted, zero_division=0)),
         "recall": _number(recall_score(mask, predicted, zero_division=0)),
     }
-    return [_path_conditions(paths[i], numeric) for _, i in sorted(covered)], fidelity
+    return [_path_conditions(paths[i], numeric) for _, i in sorted(covered)], fidelity  # type: ignore[return-value]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -607,13 +608,13 @@ def describe_text(segment: dict, money: Money = Money()) -> str:
 
 
 def suggested_actions(seg_id: int, traits: list[dict], categorical: dict, claims: dict[str, float] | None = None,
-                      unknown: set[str] = frozenset()) -> list[str]:
+                      unknown: AbstractSet[str] = frozenset()) -> list[str]:
     """Two or three actions tied to the segment's distinguishing traits that hold for most of it."""
     if seg_id == UNASSIGNED:
         return list(UNASSIGNED_ACTIONS)
     # Only clear differences, true of most of the segment, justify spending money on an action.
     present = {(t["feature"], t["direction"]) for t in traits
-               if abs(_effect(t)) >= NAME_MIN and t["feature"] not in unknown
+               if abs(_effect(t) or 0.0) >= NAME_MIN and t["feature"] not in unknown
                and (claims is None or claims.get(f"{t['feature']}:{t['direction']}", 0.0) > CLAIM_MIN)}
     actions = [
         text
@@ -663,7 +664,7 @@ def _draft(
     shared: dict,
 ) -> dict:
     mask = labels == seg_id
-    profile = {
+    profile: dict[str, dict] = {
         "numeric": numeric_profile(numeric, mask, model_space, shared["population"]),
         "categorical": categorical_profile(features, mask, prepared=shared["categorical"]),
     }

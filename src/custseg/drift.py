@@ -42,7 +42,7 @@ class ReferenceBins:
         return {"edges": list(self.edges), "shares": list(self.shares)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "ReferenceBins":
+    def from_dict(cls, data: dict) -> ReferenceBins:
         return cls(tuple(float(x) for x in data["edges"]), tuple(float(x) for x in data["shares"]))
 
 

@@ -119,7 +119,7 @@ def neutralise_formula(value: object) -> object:
 
 def _is_text(dtype) -> bool:
     """Whether ``dtype`` is pandas' text dtype (object columns may hold anything)."""
-    return dtype != object and pd.api.types.is_string_dtype(dtype)
+    return not pd.api.types.is_object_dtype(dtype) and pd.api.types.is_string_dtype(dtype)
 
 
 def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:

@@ -37,14 +37,16 @@ FEATURE_DOCS: dict[str, str] = {
     "review_share": "share of counted orders with a review answered before the as-of date",
     "answer_days": ("mean days from a review's creation to its answer, over the reviews answered before the "
                     "as-of date, each review once; NaN if none (or no answer time recorded)"),
-    "delivery_days_mean": "mean days from purchase to delivery, over orders delivered before the as-of date; NaN if none",
+    "delivery_days_mean": "mean days from purchase to delivery, over orders delivered before the as-of date; "
+                          "NaN if none",
     "lateness_days_mean": "mean days delivered minus estimated delivery date (positive = late); NaN if none",
     "late_share": "share of orders delivered before the as-of date on a day after the estimated date; NaN if none",
     "installments_mean": "mean installments over the customer's payments (0 read as 1; 1 when no payment is recorded)",
     "main_payment_type": "payment type carrying the most value (ties: alphabetical; 'unknown' when no payment)",
     "freight_share": "freight / (price + freight) over the customer's items (0 when no items)",
     "n_categories": "distinct product categories bought (unknown categories not counted)",
-    "main_category": "category with the most items, English name when translated (ties: alphabetical; 'unknown' when none)",
+    "main_category": "category with the most items, English name when translated (ties: alphabetical; "
+                     "'unknown' when none)",
     "customer_state": "state given at the latest counted order that gives one ('unknown' when none does)",
     "tenure_days": "days from the first counted purchase to the as-of date (fractional)",
 }

@@ -23,7 +23,6 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -96,7 +95,7 @@ class Dataset:
 
     def scalar(self, sql: str, params: list | None = None):
         """The first column of the first row of ``sql``."""
-        return self.con.execute(sql, params or []).fetchone()[0]
+        return self.con.execute(sql, params or []).fetchall()[0][0]
 
     def record(self, findings: list[Finding]) -> None:
         """Keep refusals as problems and the rest as warnings."""
@@ -429,13 +428,13 @@ def _column_findings(con: duckdb.DuckDBPyConnection, table: str, columns: list[_
     counts = [f"count(*) FILTER (WHERE {_BAD} & {bit[c.name]} <> 0)" for c in masked]
     counts += [f"count(*) FILTER (WHERE {_quote(name)} IS NULL AND {_BAD} & {bit.get(name, 0)} = 0)"
                for name in required]
-    rows, *counted = con.execute(f"SELECT count(*), {', '.join(counts) or '0'} FROM {table}").fetchone()
+    rows, *counted = con.execute(f"SELECT count(*), {', '.join(counts) or '0'} FROM {table}").fetchall()[0]
     con.execute(f"ALTER TABLE {table} DROP COLUMN {_BAD}")
     found, not_hex = [], {c.name: n for c, n in zip(masked, counted) if c.key}
     for c, n in zip(masked, counted):
         if n and c.parses:
             examples = con.execute(f"SELECT min(DISTINCT CAST({c.text} AS VARCHAR), 3) FROM {source} "
-                                   f"WHERE {c.text} IS NOT NULL AND {c.parsed} IS NULL").fetchone()[0]
+                                   f"WHERE {c.text} IS NOT NULL AND {c.parsed} IS NULL").fetchall()[0][0]
             problem = _MONEY_PROBLEM if c.money else f"values that are not {_TYPE_NAMES[c.sql_type]}"
             if c.sql_type == "TIMESTAMP":
                 problem += date_hint
@@ -551,8 +550,8 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
             outcome[name] = exc
     # A key is compared across tables (orders.order_id with order_items.order_id...): one value
     # that is not hex, anywhere, makes that key text in every table (read again, as it was written).
-    loaded = [t for t, r in outcome.items() if not isinstance(r, InputError)]
-    text_keys = frozenset(k for t in loaded for k, n in outcome[t][2].items() if n)
+    loaded = {t: r for t, r in outcome.items() if not isinstance(r, InputError)}
+    text_keys = frozenset(k for r in loaded.values() for k, n in r[2].items() if n)
     for name in [t for t in loaded if text_keys & set(TABLES[t].columns)]:
         outcome[name] = load_table(ds.con, TABLES[name], ds.files[name], text_keys, wanted[name])
     for name, result in outcome.items():
@@ -761,7 +760,7 @@ def summary(ds: Dataset) -> dict:
     """What the data holds: rows per table, purchase range, orders, delivered orders, customers."""
     first, last, orders, delivered = ds.con.execute(
         "SELECT min(order_purchase_timestamp), max(order_purchase_timestamp), count(*), "
-        "count(*) FILTER (WHERE order_status = 'delivered') FROM orders").fetchone()
+        "count(*) FILTER (WHERE order_status = 'delivered') FROM orders").fetchall()[0]
     return {
         "data": str(ds.root),
         "kind": ds.kind,

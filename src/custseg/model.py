@@ -31,6 +31,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pandas as pd
@@ -40,6 +41,9 @@ from .errors import InputError, ModelFileError
 from .export import write_json
 from .features import features as feature_table
 from .features import parse_as_of
+
+if TYPE_CHECKING:
+    from .ingest import Dataset
 
 FORMAT = "custseg-segment-model"
 FORMAT_VERSION = 1
@@ -71,7 +75,7 @@ def canonical(obj: object) -> object:
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return rounded(obj) if math.isfinite(obj) else None
+        return rounded(float(obj)) if math.isfinite(obj) else None
     if isinstance(obj, (date, datetime)):
         return obj.isoformat()
     if obj is None or isinstance(obj, str):
@@ -300,13 +304,13 @@ class SegmentModel:
         dist = self.distances(self.preprocessing.transform_matrix(raw))
         nearest = np.argmin(dist, axis=1)
         ids = np.asarray(self.ids, dtype=np.int64)[nearest]
-        return ids, dist[np.arange(len(dist)), nearest], (dist > self.thresholds[None, :]).all(axis=1)
+        return ids, dist[np.arange(len(dist)), nearest], np.asarray((dist > self.thresholds[None, :]).all(axis=1))
 
     # -- the file ------------------------------------------------------------------------------
 
     def to_dict(self) -> dict:
         """The model file's content, canonical, with its checksum."""
-        doc = canonical({
+        doc = cast(dict, canonical({
             **self.record,
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -314,7 +318,7 @@ class SegmentModel:
             "centroids": self.centroids.tolist(),
             "distance": {**self.record.get("distance", {}), "thresholds": self.thresholds.tolist()},
             "segments": self.segments,
-        })
+        }))
         doc["checksum"] = checksum(doc)
         return doc
 
@@ -476,7 +480,7 @@ def assign(
     else:
         if as_of is None:
             raise InputError("an as-of date is needed to compute features (e.g. as_of='2018-09-01')")
-        table = feature_table(data, as_of, statuses or model.statuses)
+        table = feature_table(cast("str | Path | Dataset", data), as_of, statuses or model.statuses)
     return model.assign_features(table, chunk_rows)
 
 
@@ -522,7 +526,9 @@ def alignment(new_centroids: np.ndarray, new_prep: Preprocessing, previous: Segm
     rows, cols = linear_sum_assignment(cost)
     matched = {int(r): int(c) for r, c in zip(rows, cols) if cost[r, c] <= previous.thresholds[c]}
     next_id = int(previous.record["next_id"])
-    ids, names, moved = [], [], []
+    ids: list[int] = []
+    names: list[str | None] = []
+    moved: list[float | None] = []
     for i in range(len(new_centroids)):
         if i in matched:
             j = matched[i]

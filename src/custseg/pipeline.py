@@ -192,6 +192,7 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
             step("assign")
             files["segments"] = write_table(model.assignment_, out / "segments.csv")
             kept["segments"] = write_table(model.assignment_, out / ".segments.parquet")
+            assert model.assignment_ is not None  # a model just fitted has its training assignment
             segment_ids = model.assignment_["segment_id"].to_numpy()
             spend = table["monetary"].to_numpy() if "monetary" in table.columns else None
             files["segments_by_rfm"] = write_table(segments_by_rfm(model, segment_ids, rfm_names),

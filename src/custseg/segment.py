@@ -49,13 +49,14 @@ The procedure behind ``custseg fit`` (and :func:`fit`):
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib.metadata
 import math
 import os
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, cast
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
@@ -592,12 +593,12 @@ def _progress(show: bool | Callable[[str, int, int], None], algorithms: tuple[st
 
         if algorithms:
             show(f"{algorithms[0]}: fit + {bootstrap} refits", 0, 1 + bootstrap)
-        yield {a: (lambda a=a: advance(a)) for a in algorithms}
+        yield {a: functools.partial(advance, a) for a in algorithms}
         return
     columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=Console(stderr=True), disable=not show, transient=False) as bar:
         tasks = {a: bar.add_task(f"{a}: fit + {bootstrap} refits", total=1 + bootstrap) for a in algorithms}
-        yield {a: (lambda t=t: bar.advance(t)) for a, t in tasks.items()}
+        yield {a: functools.partial(bar.advance, t) for a, t in tasks.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -644,7 +645,8 @@ def library_versions() -> dict[str, str]:
     """Versions of custseg and of the libraries whose numbers end up in the model."""
     from . import __version__
 
-    return {"custseg": __version__, **{n: importlib.metadata.version(n) for n in ("numpy", "pandas", "scikit-learn", "scipy")}}
+    libraries = ("numpy", "pandas", "scikit-learn", "scipy")
+    return {"custseg": __version__, **{n: importlib.metadata.version(n) for n in libraries}}
 
 
 def _load_table(data, as_of: date, statuses: tuple[str, ...]) -> pd.DataFrame:
@@ -780,7 +782,7 @@ def assembled(
         "distance": {"metric": "euclidean in model space", "quantile": settings.distance_quantile,
                      "outlier_rule": "farther than its threshold from every centroid"},
     }
-    return SegmentModel(prep, centroids, thresholds, segments, canonical(record))
+    return SegmentModel(prep, centroids, thresholds, segments, cast(dict, canonical(record)))
 
 
 def _with_carried_names(segments: list[dict], carried: list[str | None]) -> list[dict]:

@@ -104,6 +104,7 @@ def _join(root: str, name: str) -> str:
 def _exists(spark: SparkSession, location: str) -> bool:
     """Whether ``location`` exists, asked of the Hadoop file system that Spark itself reads it with."""
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # a live session has its JVM
     path = jvm.org.apache.hadoop.fs.Path(location)
     return path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(path)
 
@@ -173,7 +174,8 @@ def load_tables(spark: SparkSession, root: str | Path) -> dict[str, DataFrame]:
 
 def default_as_of(spark: SparkSession) -> date:
     """The day after the latest purchase in the loaded orders, any status: the export's 'today'."""
-    latest = spark.sql("SELECT MAX(order_purchase_timestamp) AS latest FROM orders").first()["latest"]
+    row = spark.sql("SELECT MAX(order_purchase_timestamp) AS latest FROM orders").first()
+    latest = row["latest"] if row is not None else None
     if latest is None:
         raise InputError("no order has a purchase date", file="orders", column="order_purchase_timestamp")
     return latest.date() + timedelta(days=1)
@@ -224,6 +226,7 @@ def uri(location: str | Path) -> str:
 def _local_path(spark: SparkSession, location: str) -> Path | None:
     """The local path of ``location`` when Spark's file system for it is the local one, else None."""
     jvm = spark.sparkContext._jvm
+    assert jvm is not None  # a live session has its JVM
     path = jvm.org.apache.hadoop.fs.Path(location)
     fs = path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
     if fs.getScheme() != "file":
@@ -512,7 +515,8 @@ def assign_job(
     day, table = prepared_features(spark, data, as_of, model.statuses)
     table = _kept_non_empty(table, day, model.statuses)
     written = write_parquet(assign(model, table), output)
-    counts = (spark.read.parquet(written).groupBy("segment_id")
-              .agg(F.count("*").alias("n"), F.sum(F.col("outlier").cast("int")).alias("outliers"))
-              .toPandas().set_index("segment_id").sort_index())
+    counts = pd.DataFrame(spark.read.parquet(written).groupBy("segment_id")
+                          .agg(F.count("*").alias("n"), F.sum(F.col("outlier").cast("int")).alias("outliers"))
+                          .toPandas())
+    counts = counts.set_index("segment_id").sort_index()
     return day, counts

@@ -30,6 +30,7 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, timedelta
@@ -224,7 +225,7 @@ def counted_purchase_span(ds: Dataset, statuses: tuple[str, ...]) -> tuple[date,
     marks = ", ".join("?" for _ in statuses)
     first, last = ds.con.execute(
         f"SELECT MIN(order_purchase_timestamp), MAX(order_purchase_timestamp) FROM orders "
-        f"WHERE order_status IN ({marks})", list(statuses)).fetchone()
+        f"WHERE order_status IN ({marks})", list(statuses)).fetchall()[0]
     if first is None:
         raise InputError(f"no order with status {', '.join(statuses)} has a purchase date",
                          file=ds.files.get("orders", TABLES["orders"].csv_name), column="order_purchase_timestamp")
@@ -370,7 +371,7 @@ class Triggers:
     psi_max: float = PSI_MAJOR
     share_points: float = DEFAULT_SHARE_POINTS
 
-    def checked(self) -> "Triggers":
+    def checked(self) -> Triggers:
         if not 0 <= self.margin < 1:
             raise InputError(f"--margin: {self.margin} must be in [0, 1)")
         if self.psi_max <= 0 or self.share_points <= 0:
@@ -468,7 +469,7 @@ class Procedure:
     seed: int
 
     @classmethod
-    def of(cls, model: SegmentModel) -> "Procedure":
+    def of(cls, model: SegmentModel) -> Procedure:
         settings, choice = model.record["settings"], model.record["choice"]
         param = choice["param"] if choice["algorithm"] == "hdbscan" else int(choice["param"])
         return cls(choice["algorithm"], param, tuple(model.feature_names), int(settings["sample_size"]),
@@ -506,7 +507,8 @@ def refit(table: pd.DataFrame, as_of: date, procedure: Procedure, seed: int, res
         rows = np.sort(rng.choice(rows, size=min(len(rows), procedure.subsample), replace=False))
     # one thread, as the engine's search: results do not depend on thread scheduling
     with threadpool_limits(limits=1):
-        centroids, _ = family_fits(z[rows], procedure.algorithm, [procedure.param], seed, procedure.n_init)[procedure.param]
+        fits = family_fits(z[rows], procedure.algorithm, [procedure.param], seed, procedure.n_init)
+        centroids, _ = fits[procedure.param]
     if len(centroids) < 2:
         raise InputError(f"re-training at {as_of} found fewer than 2 segments ({procedure.algorithm})")
     return Refit(prep, centroids)
@@ -674,7 +676,7 @@ class BacktestSettings:
     def triggers(self) -> Triggers:
         return Triggers(self.threshold, self.margin, self.psi_max, self.share_points)
 
-    def checked(self) -> "BacktestSettings":
+    def checked(self) -> BacktestSettings:
         if self.seeds < 2:
             raise InputError(f"--seeds: {self.seeds} is too few; the noise floor needs at least 2 refits")
         self.triggers.checked()
@@ -742,11 +744,12 @@ def reference_fit(ds: Dataset, day: date, settings: BacktestSettings) -> tuple[p
     if len(table) < 20:
         raise InputError(f"only {len(table)} customers with a counted order before the reference date {day}: "
                          "choose a later --start")
+    extra: dict[str, Any] = {"n_init": settings.n_init} if settings.n_init is not None else {}
     with idle(ds):  # the fit works in Python: DuckDB's tables wait on disk
         model = fit(table, day, k=settings.k if settings.k is not None else "auto", algorithm=settings.algorithm,
                     seed=settings.seed, features=list(settings.features) if settings.features else None,
                     statuses=settings.statuses, n_jobs=settings.jobs, min_share=settings.min_share,
-                    **({"n_init": settings.n_init} if settings.n_init is not None else {}))
+                    **extra)
     cost = {
         "seconds": round(time.perf_counter() - start, 2),
         "peak_memory_mb": round(peak_memory_mb(), 1),
@@ -757,7 +760,8 @@ def reference_fit(ds: Dataset, day: date, settings: BacktestSettings) -> tuple[p
     return table, model, cost
 
 
-def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(), progress: Progress | None = None) -> Backtest:
+def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(),
+             progress: Progress | None = None) -> Backtest:
     """Run the temporal backtest on the ingested data ``ds`` (loaded once; features per step in SQL)."""
     settings = settings.checked()
     first, last = counted_purchase_span(ds, settings.statuses)
@@ -853,13 +857,13 @@ def step_record(
     refit_labels = _labels_of(step_refits, table)
     retrained = aligned_ids(model, step_refits[0])[refit_labels[0]]
     everyone = np.ones(len(table), dtype=bool)
-    sets = {"all": agreement(frozen, refit_labels, everyone)}
+    sets: dict[str, dict | None] = {"all": agreement(frozen, refit_labels, everyone)}
     sets["cohort"] = agreement(frozen, refit_labels, in_cohort) if in_cohort.sum() > 1 else None
     drift = feature_drift(ref_table, table, numeric)
     drift["in_model"] = drift["feature"].isin(model.feature_names)
     shares = {i: rounded(v) for i, v in segment_shares(frozen, model.ids).items()}
     moved = migration_matrix(frozen, retrained)
-    step = {
+    step: dict[str, Any] = {
         "as_of": day.isoformat(),
         "customers": {"all": int(len(table)), "cohort": int(in_cohort.sum()), "new": int((~in_cohort).sum()),
                       "cohort_gone": int(len(ref_ids) - in_cohort.sum())},

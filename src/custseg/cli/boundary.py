@@ -6,7 +6,7 @@ import re
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -104,7 +104,8 @@ def _root(
     debug: Annotated[bool, typer.Option(
         "--debug", help="On an error, also print the traceback (as does CUSTSEG_DEBUG=1).")] = False,
     quiet: Annotated[bool, typer.Option(
-        "--quiet", "-q", help="No progress display (bars on a terminal, timestamped lines on stderr otherwise).")] = False,
+        "--quiet", "-q",
+        help="No progress display (bars on a terminal, timestamped lines on stderr otherwise).")] = False,
 ) -> None:
     """Customer segments from marketplace order history, and how long they stay valid.
 
@@ -136,7 +137,7 @@ def version() -> None:
 
 
 
-def say_default_as_of(given: Optional[str], used: object) -> None:
+def say_default_as_of(given: str | None, used: object) -> None:
     """Say which as-of date was used when none was given (and the data gave one)."""
     if given is None and used is not None:
         console.print(f"as-of not given: using {used}, the day after the latest purchase in the data")

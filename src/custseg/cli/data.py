@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -17,13 +17,14 @@ from .options import DataArg, Engine, EngineOpt, SparkMaster, reads_data
 @app.command("synth")
 def synth_command(
     out: Annotated[Path, typer.Argument(help="Directory to write the nine Olist CSV files and truth.csv into.")],
-    customers: Annotated[Optional[int], typer.Option(
+    customers: Annotated[int | None, typer.Option(
         "--customers", min=1, metavar="N", help="People to generate (default 10000).")] = None,
-    orders: Annotated[Optional[int], typer.Option(
+    orders: Annotated[int | None, typer.Option(
         "--orders", min=1, metavar="N", help="Instead of --customers: about this many orders (about 1.14 orders per "
         "customer, 1.10 with --drift-month).")] = None,
     seed: Annotated[int, typer.Option(
-        "--seed", min=0, max=MAX_SEED, metavar="N", help="Random seed: same seed and options, byte-identical files.")] = 0,
+        "--seed", min=0, max=MAX_SEED, metavar="N",
+        help="Random seed: same seed and options, byte-identical files.")] = 0,
     months: Annotated[int, typer.Option(
         "--months", min=1, metavar="N", help="Length of the purchase horizon in months.")] = 24,
     start: Annotated[str, typer.Option(
@@ -31,8 +32,9 @@ def synth_command(
     drift_mix: Annotated[bool, typer.Option(
         "--drift-mix", help="The persona mix shifts over time: unhappy_late goes from 10% to 20% of new "
         "customers (taken from casual_one_timer). Proportions change, the personas do not.")] = False,
-    drift_month: Annotated[Optional[int], typer.Option(
-        "--drift-month", min=1, metavar="M", help="From this month of the horizon on (1-based) the structure changes: a voucher "
+    drift_month: Annotated[int | None, typer.Option(
+        "--drift-month", min=1, metavar="M",
+        help="From this month of the horizon on (1-based) the structure changes: a voucher "
         "campaign triples new customers per day, a new persona voucher_deal_seeker takes 40% of them, and "
         "satisfied_big_spender orders arrive late with scores 1-2. Nothing changes before it.")] = None,
 ) -> None:
@@ -100,7 +102,7 @@ def _print_validation(report: dict) -> None:
 @reads_data
 def validate(
     data: DataArg,
-    json_file: Annotated[Optional[Path], typer.Option(
+    json_file: Annotated[Path | None, typer.Option(
         "--json", help="Also write the result (summary and warnings) to this JSON file.")] = None,
     mapping: LogMapping | None = None,
 ) -> None:
@@ -137,7 +139,7 @@ def features_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
     as_of: Annotated[
-        Optional[str],
+        str | None,
         typer.Option(
             "--as-of",
             help="Snapshot date YYYY-MM-DD: only facts dated before it count. "
@@ -184,21 +186,21 @@ def report_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
     model: Annotated[
-        Optional[Path], typer.Option("--model", help="Segment model JSON (custseg fit): adds the Segments section.")
+        Path | None, typer.Option("--model", help="Segment model JSON (custseg fit): adds the Segments section.")
     ] = None,
     stability: Annotated[
-        Optional[Path],
+        Path | None,
         typer.Option("--stability", help="Backtest result JSON (custseg stability): adds the Stability section."),
     ] = None,
     as_of: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--as-of", help="Date YYYY-MM-DD the segments describe. Default: the model's as-of date, "
                      "else the day after the latest purchase."),
     ] = None,
-    state: Annotated[Optional[Path], typer.Option(
+    state: Annotated[Path | None, typer.Option(
         "--state", help="State directory of custseg update: adds the History section (and, without --model, "
         "the live model's Segments section).")] = None,
-    currency: Annotated[Optional[str], typer.Option(
+    currency: Annotated[str | None, typer.Option(
         "--currency", help="Currency of the amounts, a code or a symbol (BRL, USD, $, €); "
         "default: BRL for an Olist export, none for a transaction log.")] = None,
     mapping: LogMapping | None = None,
@@ -231,7 +233,8 @@ def _rfm_rules() -> str:
     from ..rfm import SEGMENT_RULES, score_range
 
     lines = [f"{r.name}: R {score_range(r.r)}, FM {score_range(r.fm)} ({r.meaning})" for r in SEGMENT_RULES]
-    return "Segments (R = recency score, FM = ceil((F + M) / 2); every score pair has exactly one):\n\n" + "\n\n".join(lines)
+    head = "Segments (R = recency score, FM = ceil((F + M) / 2); every score pair has exactly one):"
+    return head + "\n\n" + "\n\n".join(lines)
 
 
 @app.command("rfm", epilog=_rfm_rules())
@@ -240,7 +243,7 @@ def rfm_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
     as_of: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--as-of", help="Snapshot date YYYY-MM-DD. Default: the day after the latest purchase (printed)."),
     ] = None,
     bins: Annotated[int, typer.Option("--bins", min=MIN_BINS, max=MAX_BINS, help="Score levels per letter.")] = 5,

@@ -6,7 +6,7 @@ import inspect
 from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -29,22 +29,22 @@ DataArg = Annotated[Path, typer.Argument(
     parser=_data_source,
     help="An Olist export (a directory of the nine CSV or Parquet files), a transaction-log file, or a "
     "postgresql://user@host/db URL (see the README: ?schema=, ?table= or ?query= for a log).")]
-CustomerCol = Annotated[Optional[str], typer.Option(
+CustomerCol = Annotated[str | None, typer.Option(
     "--customer-col", help="Log column holding the customer id.", rich_help_panel=_LOG_PANEL)]
-DateCol = Annotated[Optional[str], typer.Option(
+DateCol = Annotated[str | None, typer.Option(
     "--date-col", help="Log column holding the purchase date.", rich_help_panel=_LOG_PANEL)]
-AmountCol = Annotated[Optional[str], typer.Option(
+AmountCol = Annotated[str | None, typer.Option(
     "--amount-col", help="Log column holding the amount paid.", rich_help_panel=_LOG_PANEL)]
-OrderCol = Annotated[Optional[str], typer.Option(
+OrderCol = Annotated[str | None, typer.Option(
     "--order-col", help="Log column holding the order id; rows sharing it are one order's lines. "
     "Without it each row is an order.", rich_help_panel=_LOG_PANEL)]
-DateFormat = Annotated[Optional[str], typer.Option(
+DateFormat = Annotated[str | None, typer.Option(
     "--date-format", help="strptime format of the dates, e.g. %Y%m%d (default: ISO, 2019-03-31).",
     rich_help_panel=_LOG_PANEL)]
-LogColumns = Annotated[Optional[str], typer.Option(
+LogColumns = Annotated[str | None, typer.Option(
     "--columns", help="The log's fields are separated by whitespace: their names, comma-separated, "
     "e.g. id,date,count,amount (the file has no header line, unless --header).", rich_help_panel=_LOG_PANEL)]
-LogHeader = Annotated[Optional[bool], typer.Option(
+LogHeader = Annotated[bool | None, typer.Option(
     "--header/--no-header", help="Whether the log's first line names its fields. --header on a "
     "whitespace-separated log reads the names from it (or skips it, with --columns); --no-header needs "
     "--columns. Default: a CSV log has a header, a log read with --columns has none.",
@@ -56,10 +56,10 @@ _LOG_OPTIONS: dict[str, Any] = {
 }
 
 
-def log_mapping(customer_col: Optional[str] = None, date_col: Optional[str] = None,
-                amount_col: Optional[str] = None, order_col: Optional[str] = None,
-                date_format: Optional[str] = None, columns: Optional[str] = None,
-                header: Optional[bool] = None) -> LogMapping | None:
+def log_mapping(customer_col: str | None = None, date_col: str | None = None,
+                amount_col: str | None = None, order_col: str | None = None,
+                date_format: str | None = None, columns: str | None = None,
+                header: bool | None = None) -> LogMapping | None:
     """The LogMapping given by the transaction-log options; None when none of them is given."""
     from ..errors import InputError
 
@@ -107,6 +107,6 @@ EngineOpt = Annotated[Engine, typer.Option(
     "--engine", help="duckdb: this machine. spark: Apache Spark (reads an Olist export directory, local or "
     "s3a://, hdfs://; writes Parquet datasets; needs the spark extra of custseg and Java 17).",
     rich_help_panel=_ENGINE_PANEL)]
-SparkMaster = Annotated[Optional[str], typer.Option(
+SparkMaster = Annotated[str | None, typer.Option(
     "--spark-master", help="Spark master URL, e.g. spark://host:7077 (default local[*], or spark-submit's "
     "--master).", rich_help_panel=_ENGINE_PANEL)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -18,29 +18,32 @@ from .options import DataArg, Engine, EngineOpt, SparkMaster, reads_data
 def fit_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="The model file to write (JSON).")],
-    as_of: Annotated[Optional[str], typer.Option(
+    as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Date YYYY-MM-DD the features describe. Default: the day after the latest purchase.")] = None,
-    k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (2..10, chosen by the rule below).")] = "auto",
+    k: Annotated[str, typer.Option(
+        "--k", help="Number of segments, or auto (2..10, chosen by the rule below).")] = "auto",
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="auto (all), kmeans, gmm, ward or hdbscan.")] = "auto",
-    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed: same seed and data, same file.")] = 0,
-    features: Annotated[Optional[str], typer.Option(
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, max=MAX_SEED, help="Random seed: same seed and data, same file.")] = 0,
+    features: Annotated[str | None, typer.Option(
         "--features", help="Comma-separated numeric feature columns (default: the type features above).")] = None,
     min_share: Annotated[float, typer.Option(
         "--min-share", help="Smallest segment share worth acting on; smaller segments are refused.")] = 0.02,
     max_share: Annotated[float, typer.Option(
         "--max-share", help="Largest segment share; a model leaving more in one segment is refused.")] = 0.8,
-    previous: Annotated[Optional[Path], typer.Option(
+    previous: Annotated[Path | None, typer.Option(
         "--previous", help="The model this one replaces: matched segments keep their ids and names.")] = None,
     statuses: Annotated[str, typer.Option(
         "--statuses", help="Comma-separated order statuses that count as purchases.")] = "delivered",
     sample_size: Annotated[int, typer.Option(
         "--sample-size", min=100, help="Fit on at most this many customers (stratified by first-purchase month); "
         "everyone is then assigned by nearest centroid.")] = 200_000,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", min=1, help="Refits per candidate for the stability score.")] = 10,
+    bootstrap: Annotated[int, typer.Option(
+        "--bootstrap", min=1, help="Refits per candidate for the stability score.")] = 10,
     jobs: Annotated[int, typer.Option("--jobs", help="Processes for the model search (-1: all cores); "
                                       "the result does not depend on it.")] = 2,
-    assignments: Annotated[Optional[Path], typer.Option(
+    assignments: Annotated[Path | None, typer.Option(
         "--assignments", help="Also write the training customers' segments (.csv or .parquet).")] = None,
     mapping: LogMapping | None = None,
     engine: EngineOpt = Engine.duckdb,
@@ -83,10 +86,11 @@ def fit_command(
 def assign_command(
     model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit).")],
     data: DataArg,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Output table: .csv or .parquet.")] = None,
-    as_of: Annotated[Optional[str], typer.Option(
-        "--as-of", help="Date YYYY-MM-DD to assign customers as of. Default: the day after the latest purchase.")] = None,
-    to: Annotated[Optional[str], typer.Option(
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")] = None,
+    as_of: Annotated[str | None, typer.Option(
+        "--as-of",
+        help="Date YYYY-MM-DD to assign customers as of. Default: the day after the latest purchase.")] = None,
+    to: Annotated[str | None, typer.Option(
         "--to", help="Also write the assignment to PostgreSQL, replacing the rows of a table in one transaction: "
         "postgresql://user@host/db?table=customer_segments (with model_version and as_of columns).")] = None,
     mapping: LogMapping | None = None,
@@ -116,7 +120,8 @@ def assign_command(
     for column in ("id", "segment", "customers", "share", "outliers"):
         summary.add_column(column, justify="left" if column == "segment" else "right")
     for seg_id, name in zip(fitted.ids, fitted.names):
-        n, out = (int(counts.loc[seg_id, "n"]), int(counts.loc[seg_id, "outliers"])) if seg_id in counts.index else (0, 0)
+        known = seg_id in counts.index
+        n, out = (int(counts.loc[seg_id, "n"]), int(counts.loc[seg_id, "outliers"])) if known else (0, 0)
         summary.add_row(str(seg_id), name, f"{n:,}", f"{n / total:.1%}", f"{out:,}")
     console.print(summary)
     console.print(f"wrote {', '.join(result.written)}")
@@ -134,7 +139,7 @@ def describe_command(
     output_format: Annotated[
         DescribeFormat, typer.Option("--format", help="text (panels), json or markdown.")
     ] = DescribeFormat.text,
-    currency: Annotated[Optional[str], typer.Option(
+    currency: Annotated[str | None, typer.Option(
         "--currency", help="Currency of the amounts, a code or a symbol (BRL, USD, $, €); default: BRL for a "
         "model of an Olist export, none for one of a transaction log.")] = None,
 ) -> None:

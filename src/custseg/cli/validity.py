@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -16,11 +16,11 @@ from .options import DataArg, reads_data
 def stability_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="The result file to write (JSON).")],
-    start: Annotated[Optional[str], typer.Option(
+    start: Annotated[str | None, typer.Option(
         "--start", help="Reference date D0 YYYY-MM-DD, where the frozen model is fitted. "
         "Default: the first month-end with 12 months of counted purchases before it.")] = None,
     step: Annotated[str, typer.Option("--step", help="Time between comparisons: 1M, 2W, 14D, 1Y...")] = "1M",
-    until: Annotated[Optional[str], typer.Option(
+    until: Annotated[str | None, typer.Option(
         "--until", help="Last comparison date YYYY-MM-DD. Default: the day after the last counted purchase.")] = None,
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the features at t: all (whole history) or a sliding window "
@@ -30,10 +30,10 @@ def stability_command(
     algorithm: Annotated[str, typer.Option("--algorithm", help="kmeans, gmm, ward, hdbscan or auto.")] = "kmeans",
     min_share: Annotated[float, typer.Option(
         "--min-share", help="Smallest segment share the reference fit accepts (as in custseg fit).")] = 0.02,
-    features: Annotated[Optional[str], typer.Option(
+    features: Annotated[str | None, typer.Option(
         "--features", help="Model features, comma-separated, or study (recency_days, monetary, "
         "review_score_mean, answer_days, mean_items, total_items). Default: the fit's.")] = None,
-    n_init: Annotated[Optional[int], typer.Option(
+    n_init: Annotated[int | None, typer.Option(
         "--n-init", min=1, help="k-means starts per fit (default: the fit's); more starts, fewer local optima, "
         "a tighter noise floor, slower.")] = None,
     threshold: Annotated[str, typer.Option(
@@ -43,16 +43,18 @@ def stability_command(
     seeds: Annotated[int, typer.Option(
         "--seeds", min=2, help="Refits per date for the noise floor and the band: the re-trained model and "
         "N-1 bootstrap refits.")] = 5,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed: same seed and data, same result.")] = 0,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, max=MAX_SEED, help="Random seed: same seed and data, same result.")] = 0,
     statuses: Annotated[str, typer.Option(
         "--statuses", help="Comma-separated order statuses that count as purchases.")] = "delivered",
     psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
     share_points: Annotated[float, typer.Option(
         "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
-    save_model: Annotated[Optional[Path], typer.Option(
+    save_model: Annotated[Path | None, typer.Option(
         "--save-model", help="Also write the frozen reference model (JSON), e.g. for custseg monitor.")] = None,
-    labels: Annotated[Optional[Path], typer.Option(
-        "--labels", help="Also write every step's frozen and re-trained segment per customer (.csv or .parquet).")] = None,
+    labels: Annotated[Path | None, typer.Option(
+        "--labels",
+        help="Also write every step's frozen and re-trained segment per customer (.csv or .parquet).")] = None,
     cost: Annotated[bool, typer.Option(
         "--cost/--no-cost", help="Measure one re-train's time and peak memory (varies run to run; "
         "--no-cost gives byte-identical output).")] = True,
@@ -68,7 +70,8 @@ def stability_command(
 
     Compared: their labels of all customers at t, and of the cohort present at D0 (ARI, AMI).
 
-    Noise floor: the ARI between refits (seeds, bootstrap resamples) at each date; each step's ARI is a band over the refits.
+    Noise floor: the ARI between refits (seeds, bootstrap resamples) at each date; each step's ARI is
+    a band over the refits.
 
     Recommendation: the longest interval from D0 over which the band's lower bound stays above --threshold.
 
@@ -112,7 +115,7 @@ def monitor_command(
     model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit, or custseg stability --save-model).")],
     data: DataArg,
     as_of: Annotated[str, typer.Option("--as-of", help="Date YYYY-MM-DD to check the model at (after its own).")],
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the record (JSON).")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the record (JSON).")] = None,
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the features: all, or a sliding window such as 12M (use the "
         "backtest's).")] = "all",
@@ -129,7 +132,8 @@ def monitor_command(
 
     For a daily or weekly scheduler. The reference is the model's own as-of date, recomputed from DATA.
 
-    Re-train is due when the frozen-vs-re-trained ARI lower bound falls below --threshold, a model feature's PSI exceeds --psi-max, or a segment's share moves more than --share-points.
+    Re-train is due when the frozen-vs-re-trained ARI lower bound falls below --threshold, a model
+    feature's PSI exceeds --psi-max, or a segment's share moves more than --share-points.
     """
     from .. import features as feats
     from ..export import write_json
@@ -157,15 +161,16 @@ def update_command(
     data: DataArg,
     state: Annotated[Path, typer.Option("--state", help="State directory: model versions, history, last assignment "
                                         "(created if missing).")],
-    as_of: Annotated[Optional[str], typer.Option(
+    as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Date YYYY-MM-DD of this run (default: the day after the latest purchase).")] = None,
-    to: Annotated[Optional[str], typer.Option(
+    to: Annotated[str | None, typer.Option(
         "--to", help="Also write every customer's segment to PostgreSQL in one transaction: "
         "postgresql://user@host/db?table=customer_segments.")] = None,
     k: Annotated[str, typer.Option("--k", help="Segments of a new model, or auto (first fit and re-trains).")] = "auto",
     algorithm: Annotated[str, typer.Option("--algorithm", help="auto, kmeans, gmm, ward or hdbscan.")] = "auto",
     statuses: Annotated[str, typer.Option(
-        "--statuses", help="Order statuses that count as purchases (first fit; later runs keep the model's).")] = "delivered",
+        "--statuses",
+        help="Order statuses that count as purchases (first fit; later runs keep the model's).")] = "delivered",
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the decision's features: all, or a sliding window such as 12M.")] = "all",
     threshold: Annotated[str, typer.Option(
@@ -237,7 +242,7 @@ def _print_update(record: dict, state: Path) -> None:
 @app.command("history")
 def history_command(
     state: Annotated[Path, typer.Option("--state", help="State directory of custseg update.")],
-    json_file: Annotated[Optional[Path], typer.Option("--json", help="Also write the records (JSON list).")] = None,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Also write the records (JSON list).")] = None,
 ) -> None:
     """Print the timeline of custseg update runs: dates, model versions, decisions and reasons, shares."""
     from rich.table import Table
@@ -274,12 +279,13 @@ def history_command(
 def run_command(
     data: DataArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory for every output (created if missing).")],
-    as_of: Annotated[Optional[str], typer.Option(
+    as_of: Annotated[str | None, typer.Option(
         "--as-of", help="Date YYYY-MM-DD the segments describe (default: the day after the latest purchase).")] = None,
     k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (chosen with evidence).")] = "auto",
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="auto, kmeans, gmm, ward or hdbscan.")] = "auto",
-    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed: same data and seed, same outputs.")] = 0,
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, max=MAX_SEED, help="Random seed: same data and seed, same outputs.")] = 0,
     statuses: Annotated[str, typer.Option(
         "--statuses", help="Order statuses that count as purchases, comma-separated.")] = "delivered",
     stability: Annotated[bool, typer.Option(
@@ -287,7 +293,7 @@ def run_command(
     step: Annotated[str, typer.Option("--step", help="Backtest step: 1M, 2W, ...")] = "1M",
     window: Annotated[str, typer.Option("--window", help="Backtest feature window: all, or e.g. 12M.")] = "all",
     seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains per backtest date (noise floor).")] = 3,
-    currency: Annotated[Optional[str], typer.Option(
+    currency: Annotated[str | None, typer.Option(
         "--currency", help="Currency of the amounts, a code or a symbol (BRL, USD, $, €); "
         "default: BRL for an Olist export, none for a transaction log.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress display.")] = False,
@@ -323,10 +329,12 @@ def _print_run_summary(result) -> None:
 
 @app.command("demo")
 def demo_command(
-    output: Annotated[Path, typer.Argument(help="Directory for the generated data and every output.")] = Path("demo-output"),
+    output: Annotated[Path, typer.Argument(
+        help="Directory for the generated data and every output.")] = Path("demo-output"),
     customers: Annotated[int, typer.Option("--customers", help="Synthetic customers to generate.")] = 20_000,
-    seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED, help="Random seed of the synthetic data and the models.")] = 42,
-    drift_month: Annotated[Optional[int], typer.Option(
+    seed: Annotated[int, typer.Option(
+        "--seed", min=0, max=MAX_SEED, help="Random seed of the synthetic data and the models.")] = 42,
+    drift_month: Annotated[int | None, typer.Option(
         "--drift-month", help="Plant a change of behaviour from this month (see synth --help); 0 for none.")] = 18,
 ) -> None:
     """The main job on built-in synthetic data: synth, then run (validate ... report).

@@ -111,6 +111,7 @@ def segment_inputs(
 
 def summary_of(inputs: SegmentInputs, stability: dict | None, warnings: int) -> Summary:
     """The report's summary: segments as of the report's date, with revenue, and the verdict."""
+    assert inputs.features is not None and inputs.assignment is not None  # a model's inputs have both
     monetary = inputs.features["monetary"].to_numpy() if "monetary" in inputs.features.columns else None
     return summarize(inputs.model, inputs.as_of, inputs.assignment["segment_id"].to_numpy(), monetary,
                      stability, warnings)

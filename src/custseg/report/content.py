@@ -7,7 +7,6 @@ escapes it, so a value taken from the data can never become markup.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from .charts import Chart
 
@@ -74,7 +73,7 @@ class ChartBlock:
     kind: str = "chart"
 
 
-Block = Union[Text, Facts, Table, Cards, ChartBlock]
+Block = Text | Facts | Table | Cards | ChartBlock
 
 
 @dataclass

@@ -29,7 +29,7 @@ def _rows(ds: Dataset, sql: str) -> list[tuple]:
 
 
 def _count(ds: Dataset, sql: str) -> int:
-    return ds.con.execute(sql).fetchone()[0]
+    return ds.con.execute(sql).fetchall()[0][0]
 
 
 def _category_axis(fig: go.Figure, axis: str = "xaxis") -> None:
@@ -57,7 +57,7 @@ def headline_facts(ds: Dataset, money: Money = Money()) -> Facts:
             (SELECT max(order_purchase_timestamp)::DATE FROM orders),
             (SELECT sum(payment_value) FROM payments JOIN delivered USING (order_id))
     """
-    orders, people, delivered, repeat, first, last, revenue = ds.con.execute(sql).fetchone()
+    orders, people, delivered, repeat, first, last, revenue = ds.con.execute(sql).fetchall()[0]
     log = ds.kind == "log"  # every order of a log counts: it has no delivery to speak of
     return Facts([
         ("orders", fmt_int(orders)),
@@ -79,7 +79,7 @@ def loaded_tables(ds: Dataset) -> Table:
         col, first, last = "", "–", "–"
         if spec.date_columns:
             col = spec.date_columns[0]
-            lo, hi = ds.con.execute(f'SELECT min("{col}")::DATE, max("{col}")::DATE FROM {name}').fetchone()
+            lo, hi = ds.con.execute(f'SELECT min("{col}")::DATE, max("{col}")::DATE FROM {name}').fetchall()[0]
             first, last = (str(lo), str(hi)) if lo else ("–", "–")
         file = ds.files[name].name if name in ds.files else "–"
         rows.append([name, file, fmt_int(ds.rows[name]), str(len(spec.columns)), col, first, last])
@@ -103,12 +103,12 @@ def validation_block(ds: Dataset) -> Table | Text:
 
 def missing_values(ds: Dataset) -> list[tuple[str, str, int, int]]:
     """(table, column, missing, rows) for every column of every non-empty table, in contract order."""
-    out = []
+    out: list[tuple[str, str, int, int]] = []
     for name, spec in TABLES.items():
         if not ds.rows.get(name):
             continue
         counts = ", ".join(f'count("{c}")' for c in spec.columns)
-        total, *present = ds.con.execute(f"SELECT count(*), {counts} FROM {name}").fetchone()
+        total, *present = ds.con.execute(f"SELECT count(*), {counts} FROM {name}").fetchall()[0]
         out.extend((name, col, total - n, total) for col, n in zip(spec.columns, present))
     return out
 
@@ -202,7 +202,7 @@ def delivery_part(ds: Dataset) -> Part | None:
         SELECT median(delivery_days), quantile_cont(delivery_days, 0.9),
                avg((late_days > 0)::INT) FILTER (WHERE late_days IS NOT NULL), count(*)
         FROM delivered
-    """).fetchone()
+    """).fetchall()[0]
     delivery = _rows(ds, base + f"""
         SELECT least(greatest(floor(delivery_days), 0), {DELIVERY_MAX_DAYS})::INT AS d, count(*)
         FROM delivered GROUP BY 1 ORDER BY 1
@@ -212,7 +212,8 @@ def delivery_part(ds: Dataset) -> Part | None:
         FROM delivered WHERE late_days IS NOT NULL GROUP BY 1 ORDER BY 1
     """)
     delivery_fig = go.Figure(go.Bar(x=[d for d, _ in delivery], y=[n for _, n in delivery]))
-    delivery_fig.update_layout(bargap=0.05, xaxis={"title": f"days from purchase to delivery ({DELIVERY_MAX_DAYS} = {DELIVERY_MAX_DAYS} or more)"},
+    axis = f"days from purchase to delivery ({DELIVERY_MAX_DAYS} = {DELIVERY_MAX_DAYS} or more)"
+    delivery_fig.update_layout(bargap=0.05, xaxis={"title": axis},
                                yaxis={"title": "orders"})
     late_fig = go.Figure(go.Bar(
         x=[d for d, _ in lateness], y=[n for _, n in lateness],
@@ -239,7 +240,7 @@ def reviews_part(ds: Dataset) -> Part | None:
         return None
     mean, commented, total = ds.con.execute("""
         SELECT avg(review_score), avg((review_comment_message IS NOT NULL)::INT), count(*) FROM reviews
-    """).fetchone()
+    """).fetchall()[0]
     scores = _rows(ds, """
         SELECT coalesce(review_score::VARCHAR, '(missing)'), count(*) FROM reviews GROUP BY 1 ORDER BY 1
     """)

@@ -197,7 +197,8 @@ def _metric(value: float | None, digits: int = 3) -> str:
 
 
 def _candidate_row(c: dict) -> list[str]:
-    status = "chosen" if c.get("chosen") else ("admissible" if c.get("admissible") else c.get("note") or "not admissible")
+    status = ("chosen" if c.get("chosen")
+              else "admissible" if c.get("admissible") else c.get("note") or "not admissible")
     size = fmt_pct(c["param"], 0) if c.get("param_name") == "min_cluster_share" else ""
     return [
         str(c["algorithm"]), str(c["k"]), size, _metric(c.get("silhouette")), _metric(c.get("davies_bouldin"), 2),

@@ -17,7 +17,7 @@ from ..errors import ModelFileError
 from ..model import SegmentModel
 from ..stability import RESULT_FORMAT
 from .charts import chart, plot_text
-from .content import ChartBlock, Facts, Part, Section, Table, Text, fmt_int, fmt_num, fmt_pct
+from .content import Block, ChartBlock, Facts, Part, Section, Table, Text, fmt_int, fmt_num, fmt_pct
 
 #: Colour scale top of the drift heatmap: PSI beyond this is simply 'major'.
 PSI_SCALE_MAX = 0.5
@@ -50,7 +50,7 @@ def segment_names(result: dict, model: SegmentModel | None) -> dict[str, str]:
     ids = sorted(result["reference"]["shares"], key=int)
     same = (model is not None and model.as_of == proto["reference_date"] and model.k == proto["k"]
             and model.feature_names == proto["model_features"])
-    names = dict(zip(map(str, model.ids), model.names)) if same else {}
+    names = dict(zip(map(str, model.ids), model.names)) if same and model is not None else {}
     return {i: f"{i} · {names[i]}" if i in names else f"segment {i}" for i in ids}
 
 
@@ -64,7 +64,7 @@ def recommendation_part(result: dict) -> Part:
     else:
         headline = f"Re-train the segmentation every {rec['retrain_every']}."
     monitor = contract["monitor"]
-    blocks = [
+    blocks: list[Block] = [
         Text(headline, lead=True),
         Text(f"Why: {rec['text']}."),
         Text(f"Check every {monitor['every_days']} days with: {monitor['command']} (exit code 3 means re-train now)."),
@@ -230,7 +230,8 @@ def steps_part(result: dict) -> Part:
          "yes" if s["passes"] else "no", ", ".join(s["drivers"])]
         for s in result["steps"]
     ]
-    columns = ["as of", "customers", "ARI mean", "ARI p05", "noise floor", "threshold", "passes", "drifting model features"]
+    columns = ["as of", "customers", "ARI mean", "ARI p05", "noise floor", "threshold", "passes",
+               "drifting model features"]
     return Part("stab-steps", "Step by step", [
         Table(columns, rows, numeric=frozenset(columns[1:6]),
               highlight=frozenset(i for i, s in enumerate(result["steps"]) if not s["passes"])),

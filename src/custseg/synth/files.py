@@ -101,7 +101,8 @@ def generate(
     one_timers = 0
     with ExitStack() as stack:
         tmp = {name: stack.enter_context(atomic_path(path)) for name, path in targets.items()}
-        handles = {name: stack.enter_context(open(tmp[name], "wb")) for name in targets if name != "category_translation"}
+        handles = {name: stack.enter_context(open(tmp[name], "wb"))
+                   for name in targets if name != "category_translation"}
         for name, handle in handles.items():
             columns = _TRUTH_COLUMNS if name == "truth" else tuple(TABLES[name].columns)
             handle.write(_header(columns))

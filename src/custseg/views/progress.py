@@ -15,8 +15,8 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import TextIO
+from datetime import datetime, UTC
+from typing import IO
 
 from rich.console import Console
 
@@ -39,7 +39,7 @@ def inside(step: str, callback: Callback | None) -> Callback | None:
 class PlainLines:
     """Timestamped progress lines on a stream (a log), throttled per piece of work."""
 
-    def __init__(self, stream: TextIO, prefix: str = "custseg"):
+    def __init__(self, stream: IO[str], prefix: str = "custseg"):
         self.stream, self.prefix = stream, prefix
         self.started = time.monotonic()
         self.last: tuple[str, float] = ("", 0.0)
@@ -51,7 +51,7 @@ class PlainLines:
         if same and now - when < LINE_SECONDS and done < total:
             return
         self.last = (description, now)
-        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         count = f" {done}/{total}" if total else ""
         self.held.append(f"{stamp} {self.prefix}: {description}{count} ({now - self.started:.0f} s)\n")
         if now - self.started >= GRACE_SECONDS:
