@@ -50,11 +50,17 @@ def run_script(*args: str | Path, cwd: Path | None = None, timeout: float = 600,
 
 
 def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 600) -> CliResult:
-    """Run ``custseg ARGS`` in this process (Typer's CliRunner), with the script's exit codes.
-
-    An exception that escapes the app's error boundary is raised here (a bug in the boundary)."""
+    """Run ``custseg ARGS`` in this process (Typer's CliRunner), with the script's exit codes; in a
+    real process with ``CUSTSEG_TEST_SUBPROCESS=1``."""
     if SUBPROCESS:
         return run_script(*args, cwd=cwd, timeout=timeout)
+    return run_in_process(*args, cwd=cwd)
+
+
+def run_in_process(*args: str | Path, cwd: Path | None = None) -> CliResult:
+    """Run ``custseg ARGS`` in this process, always (for tests that patch the library first).
+
+    An exception that escapes the app's error boundary is raised here (a bug in the boundary)."""
     from typer.testing import CliRunner
 
     from custseg.cli import app

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from conftest import run_cli, run_script
+from conftest import run_cli, run_in_process, run_script
 from custseg import cli as cli_module
 from custseg.errors import CustsegError, as_user_error
 
@@ -25,7 +25,7 @@ def version_raises(monkeypatch):
 
 def test_internal_error_is_one_line_with_exit_1(version_raises):
     version_raises(ZeroDivisionError("division by zero"))
-    result = run_cli("version")
+    result = run_in_process("version")
     assert result.code == 1
     assert result.stderr.strip() == ("error: internal error: ZeroDivisionError: division by zero "
                                      "(run with --debug for the traceback)")
@@ -36,7 +36,7 @@ def test_debug_adds_the_traceback(version_raises, monkeypatch, how):
     version_raises(ZeroDivisionError("division by zero"))
     if how == "environment":
         monkeypatch.setenv("CUSTSEG_DEBUG", "1")
-    result = run_cli(*(["--debug"] if how == "option" else []), "version")
+    result = run_in_process(*(["--debug"] if how == "option" else []), "version")
     assert result.code == 1
     assert "Traceback (most recent call last)" in result.stderr and "ZeroDivisionError" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: internal error: ZeroDivisionError")
@@ -46,13 +46,13 @@ def test_custseg_error_keeps_its_exit_code(version_raises):
     class Custom(CustsegError):
         exit_code = 4
     version_raises(Custom("out of   disk\nat /tmp"))
-    result = run_cli("version")
+    result = run_in_process("version")
     assert (result.code, result.stderr) == (4, "error: out of disk at /tmp\n")
 
 
 def test_keyboard_interrupt_is_130(version_raises):
     version_raises(KeyboardInterrupt())
-    result = run_cli("version")
+    result = run_in_process("version")
     assert result.code == 130 and result.stderr.strip() == "interrupted"
 
 
