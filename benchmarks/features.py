@@ -125,7 +125,7 @@ def print_report(results: list[dict], repeat: int) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(width=160)
+    console = Console(width=160, force_terminal=False)
     for r in results:
         table = Table(title=f"{r['data']}: {r['orders']:,} orders, {r['size_mb']:,.0f} MB of CSV, as of {r['as_of']} "
                             f"(medians of {repeat} runs, whole processes)")
@@ -163,10 +163,12 @@ def main() -> None:
         print(scan(args.scan))
         return
     only = args.only.split(",") if args.only else None
-    results = [measure(int(n), args.repeat, only, args.pandas_max_orders) for n in args.orders.split(",")]
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    print_report(results, args.repeat)
+    results = []
+    for n in args.orders.split(","):  # each size reported (and saved) as soon as it is measured
+        results.append(measure(int(n), args.repeat, only, args.pandas_max_orders))
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=1))
+        print_report(results[-1:], args.repeat)
 
 
 if __name__ == "__main__":
