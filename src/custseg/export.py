@@ -232,27 +232,20 @@ def _defused(column: str) -> str:
     return f"CASE WHEN left({name}, 1) IN ({prefixes}) THEN chr(39) || {name} ELSE {name} END AS {name}"
 
 
-def _rounded(column: str) -> str:
-    """SQL: float ``column`` rounded as :func:`rounded_for_csv` rounds it (numpy's rule: the value
-    times 10^digits rounded half to even, divided back; a negative value rounded to zero stays -0.0)."""
-    name, scale = _sql_name(column), float(10 ** (MONEY_DIGITS if column in MONEY_COLUMNS else FLOAT_DIGITS))
-    rounded = f"round_even({name} * {scale}, 0) / {scale}"
-    return f"CASE WHEN {name} < 0 AND {rounded} = 0 THEN CAST('-0.0' AS DOUBLE) ELSE {rounded} END AS {name}"
-
-
 def _csv_cell(column: str, kind: str) -> str:
-    """SQL: ``column`` (of DuckDB type ``kind``) as a CSV cell of :func:`write_table`'s."""
+    """SQL: ``column`` (of DuckDB type ``kind``) as a CSV cell: text defused, numbers as they are."""
     if kind == "VARCHAR":
         return _defused(column)
-    if kind in ("DOUBLE", "FLOAT"):
-        return _rounded(column)
     return _sql_name(column)
 
 
 def copy_table(con, table: str, path: str | Path) -> Path:
-    """Write DuckDB table ``table`` to ``path``, CSV (formula-safe, rounded) or Parquet by the
-    extension, in the table's order, with DuckDB's writers: the same CSV text as :func:`write_table`
-    writes for the same columns, and no Python copy of the rows."""
+    """Write DuckDB table ``table`` to ``path``, CSV (formula-safe) or Parquet by the extension, in the
+    table's order, with DuckDB's writers and no Python copy of the rows.
+
+    Floats are written exactly, not rounded as :func:`write_table` rounds them for reading: the
+    table written here is a feature table, read back by fit and assign, which must get the values
+    the Parquet file would give."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet"):
