@@ -64,7 +64,8 @@ def check_output_path(target: str | Path) -> Path:
     return target
 
 
-def _temp_prefix(name: str) -> str:
+def temp_prefix(name: str) -> str:
+    """A prefix for a temporary name beside file ``name`` (hidden, within file-name limits)."""
     short = name.encode("utf-8")[:_TEMP_NAME_BYTES].decode("utf-8", errors="ignore")
     return f".{short}."
 
@@ -89,7 +90,7 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
         raise OutputError("is a folder, expected a file path", path=target)
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(target.name), suffix=".tmp", dir=target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=temp_prefix(target.name), suffix=".tmp", dir=target.parent)
     except OSError as exc:
         raise output_error(exc, target) from None
     os.close(fd)

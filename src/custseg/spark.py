@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from .errors import CustsegError, InputError
+from .export import temp_prefix
 from .features import FEATURE_DTYPES, feature_sql, parse_as_of, typed_features
 from .ingest import typed_column
 from .model import SegmentModel
@@ -254,7 +255,7 @@ def write_parquet(table: DataFrame, target: str | Path) -> str:
         table.write.mode("overwrite").parquet(target)
         return target
     local.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{local.name}.", suffix=".tmp", dir=local.parent))
+    staging = Path(tempfile.mkdtemp(prefix=temp_prefix(local.name), suffix=".tmp", dir=local.parent))
     try:
         table.write.mode("overwrite").parquet(str(staging.resolve()))
         _swap_into_place(staging, local)
