@@ -433,7 +433,7 @@ def _run_task(x: np.ndarray, algorithm: str, params: list, seed: int, n_init: in
 
 
 #: Seconds an idle worker of the model search waits for more work before it ends (joblib's default: 300).
-IDLE_WORKER_SECONDS = 10
+IDLE_WORKER_SECONDS = 60
 
 
 def die_with_parent(parent: int) -> None:
@@ -476,6 +476,8 @@ def family_results(x: np.ndarray, settings: SearchSettings,
     with _progress(progress, settings.algorithms(), settings.bootstrap) as advance, warnings.catch_warnings():
         # an interrupted search cancels the queued fits; joblib's advice about unused results is noise then
         warnings.filterwarnings("ignore", message=".*tasks have been successfully executed", category=UserWarning)
+        # a worker that ended idle just as work came is replaced by joblib; its warning is noise too
+        warnings.filterwarnings("ignore", message="A worker stopped while some jobs", category=UserWarning)
         outputs = Parallel(n_jobs=settings.n_jobs, backend=worker_backend(), return_as="generator")(jobs)
         for task, output in zip(tasks, outputs):
             results[(task.algorithm, task.replicate)] = output
