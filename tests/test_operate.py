@@ -25,11 +25,9 @@ from custseg.operate import UpdateSettings, history, retrain_count, update
 from custseg.stability import Triggers
 
 #: Fixed k, k-means and one process keep each fit cheap; a lower minimum share keeps k = 4 admissible
-#: after the drift.
-#: The ARI trigger relative to the noise floor: at 3,000 customers re-trains disagree among
-#: themselves by chance (floor ~0.65), which is re-training noise, not a reason to re-train.
+#: after the drift. The maintenance decision's default triggers (custseg.stability.decision).
 SETTINGS = UpdateSettings(k=4, algorithm="kmeans", backtest=False, fit_options={"min_share": 0.01, "n_jobs": 1},
-                          triggers=Triggers(ari=None))
+                          triggers=Triggers())
 ONSET = date(2018, 2, 1)  # month 18 of a horizon starting 2016-09-01
 #: The "monitoring period" the acceptance counts in: the backtest's step (one month).
 PERIOD = timedelta(days=31)

@@ -29,7 +29,7 @@ def test_run_writes_every_output_and_nothing_else(ran):
                               "report"}
 
 
-def test_run_outputs_agree_with_each_other(ran):
+def test_run_outputs_agree_with_each_other(ran, synth_dir):
     features = pd.read_parquet(ran.files["features"])
     segments = pd.read_csv(ran.files["segments"])
     rfm = pd.read_csv(ran.files["rfm"])
@@ -38,7 +38,15 @@ def test_run_outputs_agree_with_each_other(ran):
     model = json.loads(ran.files["model"].read_text())
     assert sorted(segments["segment_id"].unique()) == [s["id"] for s in model["segments"]]
     stability = json.loads(ran.files["stability"].read_text())
-    assert stability["steps"] and "verdict" in stability["recommendation"]
+    assert stability["steps"] and stability["recommendation"]["verdict"] in ("stable", "retrain", "unstable")
+    # the contract speaks of the deployed model: its date, its file, re-train by its date + the interval
+    contract = stability["contract"]
+    assert contract["model_as_of"] == model["as_of"] == ran.as_of.isoformat()
+    assert contract["monitor"]["command"][:4] == ["custseg", "monitor", "model.json", str(synth_dir)]
+    if contract["retrain_by"]:
+        steps = stability["recommendation"]["retrain_every_steps"]
+        assert contract["retrain_by"] == (pd.Timestamp(ran.as_of) + pd.DateOffset(months=2 * steps)).date().isoformat()
+    assert stability["protocol"]["k"] == len(model["segments"]) and stability["protocol"]["seeds"] == QUICK.seeds
     # the segment x RFM table counts the same customers as segments.csv and rfm.csv joined by hand
     cross = pd.read_csv(ran.files["segments_by_rfm"]).set_index("segment_id")
     joined = pd.crosstab(segments["segment_id"], rfm["segment"])

@@ -1,25 +1,28 @@
-"""Pure logic of the stability module: periods, bands, the recommendation, the monitor's verdict."""
+"""Pure logic of the stability package: periods, bands, the staleness test, the decision, the verdict."""
 from __future__ import annotations
 
 from datetime import date
 
-import pandas as pd
+import numpy as np
 import pytest
 
 from custseg.errors import InputError
-from custseg.monitor import EXIT_HEALTHY, EXIT_RETRAIN, Triggers, share_moves, verdict
 from custseg.stability import (
     Period,
+    Triggers,
     band,
+    decide,
+    decision_text,
     first_month_start_after,
     monitor_every_days,
+    parse_features,
     parse_period,
-    parse_threshold,
     parse_window,
-    recommendation,
+    staleness,
     step_dates,
-    step_verdict,
+    verdict_text,
 )
+from custseg.stability.contract import recommendation
 
 D0 = date(2018, 1, 1)
 MONTH = Period(1, "M")
@@ -42,12 +45,13 @@ def test_periods_parse_and_follow_the_calendar():
     assert first_month_start_after(date(2017, 10, 1)) == date(2017, 10, 1)
 
 
-def test_threshold_is_a_number_or_floor():
-    assert parse_threshold("0.8") == 0.8
-    assert parse_threshold("floor") is None
-    for bad in ("x", "0", "1.2", "-0.1"):
-        with pytest.raises(InputError, match="--threshold"):
-            parse_threshold(bad)
+def test_features_option_names_columns_or_the_study():
+    assert parse_features(None) is None and parse_features("") is None
+    assert parse_features("study") == ("recency_days", "monetary", "review_score_mean", "answer_days", "mean_items",
+                                       "total_items")
+    assert parse_features("frequency, monetary") == ("frequency", "monetary")
+    with pytest.raises(InputError, match="nope"):
+        parse_features("frequency,nope")
 
 
 def test_band_summarises_scores():
@@ -57,89 +61,136 @@ def test_band_summarises_scores():
     assert band([])["mean"] is None
 
 
-def _steps(lowers: list[float], floor_lower: float = 0.95, threshold: float | None = 0.8, margin: float = 0.1):
+# -- the staleness test ------------------------------------------------------------------------
+
+
+def _labels(n: int, k: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, k, n)
+
+
+def test_a_frozen_model_equal_to_the_retrains_is_not_stale():
+    truth = _labels(3000, 5, 1)
+    gap = staleness(truth.copy(), [truth.copy() for _ in range(5)], seed=0)
+    assert gap["gap"] == 0 and gap["low"] <= 0 <= gap["high"]
+
+
+def test_a_frozen_model_that_disagrees_with_agreeing_retrains_is_stale():
+    truth = _labels(3000, 5, 1)
+    frozen = truth.copy()
+    moved = np.random.default_rng(2).random(3000) < 0.2
+    frozen[moved] = (frozen[moved] + 1) % 5
+    gap = staleness(frozen, [truth.copy() for _ in range(5)], seed=0)
+    assert gap["low"] > 0.2 and gap["low"] <= gap["gap"] <= gap["high"]
+
+
+def test_one_bad_retrain_does_not_decide():
+    truth = _labels(3000, 5, 1)
+    bad = _labels(3000, 5, 9)  # a re-train stuck in another optimum
+    gap = staleness(truth.copy(), [truth.copy()] * 4 + [bad], seed=0)
+    assert gap["low"] <= 0  # the frozen model agrees with the re-trains as they agree with each other
+
+
+def test_the_test_is_deterministic_for_a_seed():
+    truth, other = _labels(2000, 4, 1), _labels(2000, 4, 2)
+    assert staleness(other, [truth, truth, other], seed=3) == staleness(other, [truth, truth, other], seed=3)
+
+
+# -- the decision ---------------------------------------------------------------------------------
+
+STALE = {"gap": 0.2, "low": 0.15, "high": 0.25}
+FRESH = {"gap": 0.0, "low": -0.01, "high": 0.01}
+
+
+def _decide(floor=0.99, gap=FRESH, changed=0.0, moves=None, psi=None, whole_history=True, **limits):
+    return decide(floor, gap, changed, moves or {"0": 1.0, "1": -1.0}, psi or {"monetary": 0.05},
+                  Triggers(**limits), whole_history)
+
+
+def test_stale_and_material_calls_for_a_retrain_stale_alone_does_not():
+    d = _decide(gap=STALE, changed=0.08)
+    assert d.retrain and d.status == "retrain" and d.stale and d.material
+    assert [r["trigger"] for r in d.reasons] == ["stale"]
+    small = _decide(gap=STALE, changed=0.01)
+    assert not small.retrain and small.stale and not small.material and small.status == "healthy"
+    assert not _decide(gap=FRESH, changed=0.3).retrain  # re-trains disagree with the frozen as with each other
+
+
+def test_share_and_psi_triggers_fire_on_their_own():
+    d = _decide(moves={"0": 6.0, "1": -6.0}, psi={"monetary": 0.3})
+    assert [r["trigger"] for r in d.reasons] == ["share_shift", "share_shift", "psi"]
+    assert d.to_dict()["reasons"][2] == {"trigger": "psi", "feature": "monetary", "psi": 0.3, "limit": 0.2}
+
+
+def test_recency_and_tenure_grow_with_the_calendar_under_a_whole_history_window_only():
+    psi = {"recency_days": 0.9, "tenure_days": 0.7}
+    assert not _decide(psi=psi, whole_history=True).retrain
+    assert [r["feature"] for r in _decide(psi=psi, whole_history=False).reasons] == ["recency_days", "tenure_days"]
+
+
+def test_unreliable_retrains_are_inconclusive_never_noise_and_never_hide_a_trigger():
+    d = _decide(floor=0.5, gap=STALE, changed=0.3)
+    assert d.status == "inconclusive" and d.stale is None and not d.retrain
+    flagged = _decide(floor=0.5, gap=STALE, changed=0.3, moves={"0": 9.0})
+    assert flagged.retrain and flagged.status == "retrain"
+    assert "noise" not in decision_text(d.to_dict()) and "inconclusive" in decision_text(d.to_dict())
+
+
+def test_triggers_are_checked():
+    for bad in ({"changed_share": 0}, {"reliable_ari": 1.5}, {"psi_max": 0}):
+        with pytest.raises(InputError):
+            Triggers(**bad).checked()
+
+
+# -- the verdict ------------------------------------------------------------------------------------
+
+
+class _Model:
+    algorithm = "kmeans"
+    record = {"candidates": [{"algorithm": "kmeans", "k": 3, "stability": 0.95, "jaccard_min": 0.8},
+                             {"algorithm": "kmeans", "k": 5, "stability": 0.6, "jaccard_min": 0.4}]}
+
+
+def _result(statuses: list[str], floor_at_reference: float = 0.99) -> dict:
     steps = []
-    for i, lower in enumerate(lowers, start=1):
-        ari, floor = {"p05": lower, "mean": lower + 0.02}, {"p05": floor_lower, "mean": floor_lower + 0.02}
-        steps.append({
-            "as_of": MONTH.after(D0, i).isoformat(),
-            "ari": {"all": ari},
-            "floor": {"all": floor},
-            "drivers": ["monetary"] if lower < 0.8 else [],
-            **step_verdict(ari, floor, threshold, margin),
-        })
-    return steps
+    for i, status in enumerate(statuses, start=1):
+        retrain = status == "retrain"
+        reasons = [{"trigger": "share_shift", "segment": "0", "points": 6.0, "limit": 5.0}] if retrain else []
+        steps.append({"as_of": MONTH.after(D0, i).isoformat(), "drivers": [], "share_moves": {"0": 1.0},
+                      "changed_share": {"median": 0.01 * i},
+                      "decision": {"retrain": retrain, "status": status, "reasons": reasons}})
+    return {"protocol": {"reference_date": D0.isoformat(), "step": "1M", "k": 5, "window": "all",
+                         "triggers": Triggers().to_dict()},
+            "reference": {"reliable": floor_at_reference >= 0.8, "floor": {"mean": floor_at_reference}},
+            "steps": steps}
 
 
-def test_step_verdict_compares_the_band_lower_bound_with_the_threshold_and_the_floor():
-    floor = {"p05": 0.95}
-    assert step_verdict({"p05": 0.82}, floor, 0.8, 0.1) == {"threshold": 0.8, "passes": True, "within_floor": False}
-    assert step_verdict({"p05": 0.7}, floor, 0.8, 0.1)["passes"] is False
-    noisy = step_verdict({"p05": 0.6}, {"p05": 0.65}, 0.8, 0.1)
-    assert noisy["within_floor"] and not noisy["passes"]
-    assert step_verdict({"p05": 0.86}, floor, None, 0.1) == {"threshold": 0.85, "passes": True, "within_floor": True}
+def test_no_flagged_step_is_stable_with_the_trend_in_numbers():
+    result = _result(["healthy", "healthy", "inconclusive", "healthy"])
+    rec = recommendation(result, _Model())
+    assert rec["verdict"] == "stable" and rec["retrain_by"] is None and rec["retrain_every"] is None
+    assert rec["trend"]["changed_share"] == 0.04 and rec["inconclusive_steps"] == ["2018-04-01"]
+    result["recommendation"] = rec
+    assert verdict_text(result).startswith("stable") and "4.0% of customers" in verdict_text(result)
 
 
-def test_never_crossing_means_stable_over_the_horizon_not_retrain_every_n():
-    rec = recommendation(_steps([0.95, 0.9, 0.92, 0.85]), D0, MONTH, 0.8)
-    assert rec["verdict"] == "stable"
-    assert rec["retrain_every"] is None and rec["evidence"] is None
-    assert "stable over the whole horizon" in rec["text"] and "re-train every" not in rec["text"]
-    assert rec["horizon"] == "2018-05-01"
+def test_the_first_flagged_step_sets_the_interval_later_ones_are_listed():
+    result = _result(["healthy", "inconclusive", "retrain", "healthy", "retrain"])
+    rec = recommendation(result, _Model())
+    assert rec["verdict"] == "retrain" and rec["retrain_by"] == "2018-04-01"
+    assert rec["retrain_every"] == "3M" and rec["retrain_every_days"] == 90
+    assert rec["later_flagged"] == ["2018-06-01"]
+    result["recommendation"] = rec
+    text = verdict_text(result)
+    assert "every 3 months" in text and "noise" not in text
 
 
-def test_first_failing_step_sets_the_interval_and_the_evidence():
-    rec = recommendation(_steps([0.95, 0.9, 0.7, 0.93, 0.6]), D0, MONTH, 0.8)
-    assert rec["verdict"] == "retrain"
-    assert rec["retrain_every"] == "2 months"
-    assert rec["retrain_every_days"] == 59
-    ev = rec["evidence"]
-    assert ev["as_of"] == "2018-04-01" and ev["steps_after_reference"] == 3
-    assert ev["below_by"] == pytest.approx(0.1)
-    assert ev["drivers"] == ["monetary"] and not ev["within_floor"]
-    assert ev["later_steps_below"] == ["2018-06-01"]
-    assert "beyond the noise floor; drifting model features: monetary" in rec["text"]
-
-
-def test_a_crossing_within_the_noise_floor_is_called_noise_not_drift():
-    rec = recommendation(_steps([0.95, 0.7], floor_lower=0.72), D0, MONTH, 0.8)
-    assert rec["retrain_every"] == "1 month"
-    assert rec["evidence"]["within_floor"] and "re-training noise rather than drift" in rec["text"]
-
-
-def test_crossing_at_the_first_step_asks_for_every_step():
-    rec = recommendation(_steps([0.5, 0.9]), D0, MONTH, 0.8)
-    assert rec["retrain_every"] == "1 month" and "every step" in rec["text"]
-
-
-def test_floor_mode_compares_with_the_floor_lower_bound_minus_margin():
-    steps = _steps([0.86, 0.84, 0.7], floor_lower=0.95, threshold=None, margin=0.1)
-    assert [s["threshold"] for s in steps] == [0.85, 0.85, 0.85]
-    rec = recommendation(steps, D0, MONTH, None, 0.1)
-    assert rec["threshold"] == "floor" and rec["retrain_every"] == "1 month"
-    assert "noise-floor" in rec["rule"]
+def test_retrains_that_disagree_at_the_reference_are_unstable_with_no_interval():
+    rec = recommendation(_result(["retrain"], floor_at_reference=0.6), _Model())
+    assert rec["verdict"] == "unstable" and rec["retrain_by"] is None and rec["retrain_every"] is None
+    assert rec["stable_ks"] == [3]
 
 
 def test_monitor_cadence():
     assert monitor_every_days(59, 243, 31) == 14
     assert monitor_every_days(None, 243, 31) == 31
     assert monitor_every_days(20, 243, 31) == 7
-
-
-def test_verdict_fires_each_trigger_and_maps_to_exit_codes():
-    drift = pd.DataFrame({"feature": ["recency_days", "monetary", "customer_age"], "psi": [0.05, 0.1, 0.9]})
-    ok = verdict({"p05": 0.9}, {"p05": 0.95}, drift, ["recency_days", "monetary"], [1.0, -2.0], Triggers())
-    assert ok["verdict"] == "healthy" and ok["exit_code"] == EXIT_HEALTHY and ok["reasons"] == []
-    drift.loc[1, "psi"] = 0.3
-    bad = verdict({"p05": 0.7}, {"p05": 0.95}, drift, ["recency_days", "monetary"], [6.0, -6.0], Triggers())
-    assert bad["exit_code"] == EXIT_RETRAIN
-    assert len(bad["reasons"]) == 4
-    assert "ARI" in bad["reasons"][0] and "monetary" in bad["reasons"][1]
-    floor = verdict({"p05": 0.8}, {"p05": 0.95}, drift.iloc[:1], ["recency_days"], [0.0], Triggers(ari=None))
-    assert floor["ari_limit"] == 0.85 and floor["exit_code"] == EXIT_RETRAIN
-    noisy = verdict({"p05": 0.6}, {"p05": 0.62}, drift.iloc[:1], ["recency_days"], [0.0], Triggers())
-    assert noisy["exit_code"] == EXIT_RETRAIN and "within (re-training noise)" in noisy["reasons"][0]
-
-
-def test_share_moves_in_points():
-    assert share_moves([0.5, 0.5], [0.45, 0.55]) == [-5.0, 5.0]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import shlex
 import json
 import re
 from datetime import date
@@ -15,7 +16,7 @@ from custseg.features import default_as_of
 from custseg.ingest import load
 from custseg.report import build_report
 from custseg.report.charts import plot_text, script_safe_json
-from custseg.stability import parse_period, recommendation
+from custseg.stability import maintenance_contract, recommendation, verdict_text
 from custseg.synth import cdnow_log
 from report_inputs import XSS_CATEGORY, XSS_CITY, hostile_copy, small_model, small_stability
 
@@ -96,15 +97,20 @@ def test_model_and_stability_add_their_sections(full_report, model_path):
 
 
 def failing_at_second_step(result: dict) -> dict:
-    """``result`` as if the frozen model's ARI band had dropped below the threshold at the second step."""
+    """``result`` as if a segment's share had moved 9 points at the second step (a retrain decision)."""
     out = copy.deepcopy(result)
     step = out["steps"][1]
-    step["ari"]["all"].update(mean=0.6, p05=0.5)
-    step["passes"] = False
-    proto = out["protocol"]
-    out["recommendation"] = recommendation(out["steps"], date.fromisoformat(proto["reference_date"]),
-                                           parse_period(proto["step"], "step"), step["threshold"], proto["margin"])
+    segment = next(iter(step["share_moves"]))
+    step["decision"].update(retrain=True, status="retrain", reasons=[
+        {"trigger": "share_shift", "segment": segment, "points": 9.0, "limit": 5.0}])
+    out["recommendation"] = recommendation(out, _NoCandidates())
+    out["contract"] = maintenance_contract(out, None)
     return out
+
+
+class _NoCandidates:
+    algorithm = "kmeans"
+    record: dict = {"candidates": []}
 
 
 def test_stability_alone_adds_its_section_with_the_recommendation(synth_dir, stability_path, tmp_path):
@@ -113,19 +119,21 @@ def test_stability_alone_adds_its_section_with_the_recommendation(synth_dir, sta
     for div_id in STABILITY_CHARTS:
         assert f'<div id="{div_id}" class="plot"' in page
     result = json.loads(stability_path.read_text())
-    assert as_html(result["recommendation"]["text"]) in page
-    for trigger in result["contract"]["triggers"]:
-        assert as_html(trigger["text"]) in page
+    assert as_html(verdict_text(result)) in page
+    assert as_html(shlex.join(result["contract"]["monitor"]["command"])) in page
 
 
-def test_a_failing_step_gives_a_retrain_recommendation(synth_dir, stability_path, tmp_path):
+def test_a_flagged_step_gives_a_retrain_recommendation_naming_the_segment(synth_dir, stability_path, tmp_path):
     result = failing_at_second_step(json.loads(stability_path.read_text()))
     page = build_report(synth_dir, tmp_path / "r.html", stability=result).read_text(encoding="utf-8")
     assert result["recommendation"]["verdict"] == "retrain"
-    assert f"Re-train the segmentation every {result['recommendation']['retrain_every']}." in page
+    assert "Re-train the segmentation every 6 months" in page  # two steps of 3M
     ari = figure(page, "fig-stab-ari")
-    below = next(t for t in ari["data"] if t.get("name") == "below threshold")
-    assert below["x"] == [result["steps"][1]["as_of"]]
+    flagged = next(t for t in ari["data"] if t.get("name") == "re-train called for")
+    assert flagged["x"] == [result["steps"][1]["as_of"]]
+    segment = next(iter(result["steps"][1]["share_moves"]))
+    name = result["reference"]["segments"][segment]
+    assert as_html(f"{segment} · {name}'s share moved +9.0 points") in page
 
 
 def test_as_of_is_stated_and_used(synth_dir, model_path, tmp_path):

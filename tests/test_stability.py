@@ -43,37 +43,27 @@ def drift_run(drift_dir):
     return backtest(load(drift_dir), SETTINGS)
 
 
-def test_without_drift_every_step_stays_in_the_noise_floor_and_the_verdict_is_stable(stable_run):
+def test_without_drift_every_step_is_healthy_and_the_verdict_is_stable(stable_run):
     result = stable_run.result
     assert result["protocol"]["reference_date"] == "2017-09-01"  # first month-end with 12 months of history
     assert [s["as_of"] for s in result["steps"]] == [f"{y}-{m:02d}-01" for y, m in
                                                       [(2017, 10), (2017, 11), (2017, 12)] + [(2018, m) for m in range(1, 9)]]
     for step in result["steps"]:
-        assert step["within_floor"], step["as_of"]
-        assert step["passes"], step["as_of"]
+        assert not step["decision"]["retrain"], step["as_of"]
         assert step["ari"]["all"]["n"] == 4 and step["floor"]["all"]["n"] == 6
         assert step["ari"]["all"]["min"] <= step["ari"]["all"]["mean"] <= step["ari"]["all"]["max"]
-    # the re-train procedure reproduces the engine's fit: at D0 it gives the frozen model's labels
-    assert result["reference"]["ari"]["retrained"] == 1.0
+    # the re-train procedure is the engine's fit with more starts: at D0 it gives nearly the frozen labels
+    assert result["reference"]["ari"]["retrained"] >= 0.95 and result["reference"]["reliable"]
     assert result["recommendation"]["verdict"] == "stable"
     assert result["recommendation"]["retrain_every"] is None
-    assert "stable over the whole horizon" in result["recommendation"]["text"]
     assert result["contract"]["stable_over_horizon"]
 
 
-def test_planted_drift_leaves_the_noise_floor_after_the_drift_month_not_before(drift_run, stable_run):
+def test_planted_drift_is_flagged_after_the_drift_month_with_a_sliding_window_too(drift_run):
     steps = drift_run.result["steps"]
-    before = [s for s in steps if s["as_of"] <= DRIFT_START]
-    after = [s for s in steps if s["as_of"] > DRIFT_START]
-    assert before and all(s["within_floor"] and s["passes"] for s in before)
-    assert any(not s["within_floor"] for s in after)
+    assert not any(s["decision"]["retrain"] for s in steps if s["as_of"] <= DRIFT_START)
     rec = drift_run.result["recommendation"]
-    assert rec["verdict"] == "retrain"
-    assert rec["evidence"]["as_of"] > DRIFT_START
-    assert rec["evidence"]["below_by"] > 0
-    horizon = (date(2018, 8, 1) - date(2017, 9, 1)).days
-    assert rec["retrain_every_days"] < horizon  # shorter than the no-drift data's (the whole horizon)
-    assert stable_run.result["recommendation"]["retrain_every_days"] is None
+    assert rec["verdict"] == "retrain" and rec["retrain_by"] > DRIFT_START
     # the planted persona is a tiny-basket, freight-heavy voucher payer: segment shares move
     last = steps[-1]
     assert max(abs(v) for v in last["share_moves"].values()) > 5
@@ -119,8 +109,8 @@ def test_cohort_is_matched_by_customer_id_and_new_customers_get_both_labels(drif
 def test_result_states_its_protocol_drift_and_migration(drift_run):
     result = json.loads(json.dumps(drift_run.result))  # plain JSON values only
     proto = result["protocol"]
-    for key in ("reference_date", "step", "window", "k", "seeds", "frozen", "retrained", "noise_floor", "band",
-                "customer_sets", "metrics", "pass_rule", "drift", "migration"):
+    for key in ("reference_date", "step", "window", "k", "seeds", "frozen", "retrained", "noise_floor", "decision",
+                "customer_sets", "metrics", "drift", "migration", "interval"):
         assert key in proto
     assert proto["window"] == "12M" and proto["k"] == 5
     step = result["steps"][-1]
@@ -131,7 +121,7 @@ def test_result_states_its_protocol_drift_and_migration(drift_run):
     assert counts.sum() == step["customers"]["all"]
     assert sum(step["shares"]["frozen"].values()) == pytest.approx(1, abs=1e-3)
     contract = result["contract"]
-    assert [t["name"] for t in contract["triggers"]] == ["ari_below_threshold", "psi_above", "share_shift"]
+    assert set(contract["triggers"]) == {"share_points", "psi_max", "changed_share", "reliable_ari"}
     assert contract["retrain_cost"] is None  # measure_cost=False
 
 
@@ -165,11 +155,11 @@ def test_cli_measures_the_cost_of_one_retrain_and_replays_the_study_features(cli
 
 @pytest.mark.parametrize("args, message", [
     (["--window", "1 year"], "--window"),
-    (["--threshold", "1.5"], "--threshold"),
+    (["--changed-share", "1.5"], "changed_share"),
     (["--seeds", "1"], "--seeds"),
     (["--features", "frequency,nope"], "nope"),
     (["--start", "2020-01-01"], "no step between"),
-    (["--start", "2016-01-01"], "choose a later --start"),
+    (["--start", "2016-01-01"], "choose a later start"),
 ])
 def test_cli_bad_input_exits_2_with_one_line_and_no_output(cli, nodrift_dir, tmp_path, args, message):
     out = tmp_path / "r.json"
@@ -196,5 +186,5 @@ def test_olist_backtest_from_2018_01_to_2018_09(cli, olist_dir, tmp_path, window
     if window == "all":
         # whole history: nobody present at the reference date ever leaves
         assert all(s["customers"]["cohort_gone"] == 0 for s in result["steps"])
-    assert result["recommendation"]["verdict"] in ("stable", "retrain")
+    assert result["recommendation"]["verdict"] in ("stable", "retrain", "unstable")
     assert result["contract"]["retrain_cost"]["customers"] > 40_000

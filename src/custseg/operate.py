@@ -72,7 +72,7 @@ class UpdateSettings:
     statuses: tuple[str, ...] = ("delivered",)
     window: Period | None = None  # None: the whole history
     triggers: Triggers | None = None  # None: the defaults
-    seeds: int = 3  # re-trains at the date behind the decision
+    seeds: int = 5  # re-trains at the date behind the decision (as stability and monitor)
     backtest: bool = True  # run the stability backtest at the first fit (the contract)
     fit_options: dict = field(default_factory=dict)  # further fit() options (bootstrap, sample_size...)
 
@@ -173,8 +173,9 @@ def decision(model, ds, day: date, table: pd.DataFrame, settings: UpdateSettings
         return {"retrain": False, "verdict": "current", "reasons": [],
                 "note": f"the live model is of {model.as_of}: nothing to judge at {day}"}
     record = check(model, ds, day, settings.window, settings.triggers or Triggers(), settings.seeds)
-    return {"retrain": record["exit_code"] != 0, "verdict": record["verdict"], "reasons": record["reasons"],
-            "ari": record["ari"]["all"], "floor": record["floor"]["all"], "share_moves": record["share_moves"]}
+    # the monitor's decision object itself (reasons as data), with the numbers behind it
+    return {**record["decision"], "verdict": record["verdict"], "ari": record["ari"], "floor": record["floor"],
+            "share_moves": record["share_moves"]}
 
 
 def _fit(table: pd.DataFrame, day: date, settings: UpdateSettings, previous=None):
@@ -329,7 +330,9 @@ def _contract_summary(contract: dict | None) -> dict | None:
         return {"skipped": contract["skipped"]}
     terms = contract["contract"]
     return {"file": CONTRACT, "retrain_every_days": terms.get("retrain_every_days"),
-            "stable_over_horizon": terms.get("stable_over_horizon"), "horizon": contract["recommendation"]["horizon"]}
+            "stable_over_horizon": terms.get("stable_over_horizon"), "verdict": terms.get("verdict"),
+            "retrain_by": terms.get("retrain_by"),
+            "horizon": contract["recommendation"]["horizon"]}
 
 
 def _staged(stage: Path, record: dict, model, assignment: pd.DataFrame, contract: dict | None,
@@ -358,12 +361,14 @@ def _staged(stage: Path, record: dict, model, assignment: pd.DataFrame, contract
 
 def timeline(records: list[dict]) -> pd.DataFrame:
     """One row per run: date, version, what was decided and why, customers, moved, shares."""
+    from .stability.views import reason_text
+
     rows = []
     for r in records:
         decided = r["decision"]
         what = ("first fit" if decided.get("verdict") == "first" else "re-trained" if r["retrained"] else "kept")
         rows.append({"run": r["run"], "as_of": r["as_of"], "version": r["model"]["version"], "decision": what,
-                     "reasons": "; ".join(decided.get("reasons", [])), "customers": r["customers"],
+                     "reasons": "; ".join(map(reason_text, decided.get("reasons", []))), "customers": r["customers"],
                      "moved": r["moved"], **{f"share {r['segments'].get(i, i)}": s for i, s in r["shares"].items()}})
     return pd.DataFrame(rows)
 

@@ -36,7 +36,7 @@ from .report import build_report
 from .rfm import rfm
 from .schema import DEFAULT_STATUSES, LogMapping
 from .segment import fit
-from .stability import BacktestSettings, backtest
+from .stability import BacktestSettings, backtest, maintenance_contract
 from .summary import Summary, segments_by_rfm, summarize
 from .views.progress import inside
 
@@ -203,9 +203,19 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         result = None
         if stability is not None:
             step("stability")
-            # only the result is written: per-customer labels of every step are not kept
-            result = backtest(ds, replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False),
-                              progress=inside("stability", tick)).result
+            # the backtest estimates how long a model of this procedure stays valid (same k, algorithm
+            # and features as the deployed model); only the result is written, not per-customer labels
+            settings = replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False,
+                               features=tuple(model.feature_names))
+            if model.algorithm != "hdbscan":  # HDBSCAN's parameter is a share, not a k: the backtest searches
+                settings = replace(settings, k=model.k, algorithm=model.algorithm)
+            result = backtest(ds, settings, progress=inside("stability", tick)).result
+            # ... and the contract speaks of the model this run deploys: its date, its files, its window
+            # (the model file named as in the output folder, so that outputs do not depend on where it is)
+            result["contract"] = maintenance_contract(
+                result, result["contract"]["retrain_cost"], model_path="model.json", data_path=str(data),
+                deployed_as_of=day.isoformat())
+            result["contract"]["monitor"]["run_in"] = "the output folder of custseg run"
             files["stability"] = write_json(result, out / "stability.json")
         step("report")
         # the report reads the tables back once its Data section (DuckDB's work) is done

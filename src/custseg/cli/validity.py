@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ..schema import LogMapping
+from ..stability.views import reason_text
 from .boundary import MAX_SEED, QUIET, step_progress, app, console, err_console
 from .options import DataArg, reads_data
 
@@ -36,10 +37,11 @@ def stability_command(
     n_init: Annotated[int | None, typer.Option(
         "--n-init", min=1, help="k-means starts per fit (default: the fit's); more starts, fewer local optima, "
         "a tighter noise floor, slower.")] = None,
-    threshold: Annotated[str, typer.Option(
-        "--threshold", help="ARI the band's lower bound must keep: a number, or floor (the noise floor's "
-        "lower bound minus --margin).")] = "0.8",
-    margin: Annotated[float, typer.Option("--margin", help="Margin under the noise floor (floor mode).")] = 0.1,
+    changed_share: Annotated[float, typer.Option(
+        "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
+        "would change segment.")] = 0.05,
+    reliable_ari: Annotated[float, typer.Option(
+        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this well (ARI).")] = 0.8,
     seeds: Annotated[int, typer.Option(
         "--seeds", min=2, help="Refits per date for the noise floor and the band: the re-trained model and "
         "N-1 bootstrap refits.")] = 5,
@@ -68,12 +70,16 @@ def stability_command(
 
     Re-trained: at each step t, the same procedure and k fitted on the features as of t.
 
-    Compared: their labels of all customers at t, and of the cohort present at D0 (ARI, AMI).
+    Re-trained: the best of at least 10 starts; --seeds re-trains per date (the deployed one and
+    bootstrap refits).
 
-    Noise floor: the ARI between refits (seeds, bootstrap resamples) at each date; each step's ARI is
-    a band over the refits.
+    Decision at each step (the one custseg monitor makes with the reference model): re-train when the
+    frozen model is stale (agrees with re-trains measurably less than they agree with each other, a
+    bootstrap test) and at least --changed-share of customers would change segment, or a segment's
+    share moves more than --share-points, or a model feature's PSI exceeds --psi-max.
 
-    Recommendation: the longest interval from D0 over which the band's lower bound stays above --threshold.
+    Verdict: unstable (re-trains disagree at D0: no interval), retrain (every D0 to the first flagged
+    step) or stable (no step flagged).
 
     Drift: PSI and Kolmogorov-Smirnov per feature, segment shares, migration matrix.
     """
@@ -82,17 +88,16 @@ def stability_command(
     from ..export import write_json, write_table
     from ..jobs import backtest_job
     from ..segment import parse_k
-    from ..stability import (BacktestSettings, contract_text, parse_features, parse_period,
-                            parse_threshold, parse_window, step_table)
+    from ..stability import BacktestSettings, contract_text, parse_features, parse_period, parse_window, step_table
 
     if labels is not None and labels.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=labels)
     k_value = parse_k(k)
     settings = BacktestSettings(
         reference=feats.parse_as_of(start) if start else None, step=parse_period(step, "--step"),
-        until=feats.parse_as_of(until) if until else None, window=parse_window(window), k=k_value,
+        until=feats.parse_as_of(until) if until else None, window=parse_window(window, "--window"), k=k_value,
         algorithm=algorithm.strip().lower(), features=parse_features(features),
-        threshold=parse_threshold(threshold), margin=margin, seeds=seeds,
+        changed_share=changed_share, reliable_ari=reliable_ari, seeds=seeds,
         seed=seed, statuses=feats.parse_statuses(statuses), psi_max=psi_max, share_points=share_points,
         measure_cost=cost, jobs=jobs, min_share=min_share, n_init=n_init, keep_labels=labels is not None,
     ).checked()
@@ -119,35 +124,39 @@ def monitor_command(
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the features: all, or a sliding window such as 12M (use the "
         "backtest's).")] = "all",
-    threshold: Annotated[str, typer.Option(
-        "--threshold", help="ARI the band's lower bound must keep: a number, or floor.")] = "0.8",
-    margin: Annotated[float, typer.Option("--margin", help="Margin under the noise floor (floor mode).")] = 0.1,
+    changed_share: Annotated[float, typer.Option(
+        "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
+        "would change segment.")] = 0.05,
+    reliable_ari: Annotated[float, typer.Option(
+        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this well (ARI).")] = 0.8,
     psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
     share_points: Annotated[float, typer.Option(
         "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
-    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date (noise floor and band).")] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date (as the backtest's).")] = 5,
     mapping: LogMapping | None = None,
 ) -> None:
     """Check a saved model at a date: exit 0 when healthy, 3 when a re-train is due, 2 on bad input.
 
     For a daily or weekly scheduler. The reference is the model's own as-of date, recomputed from DATA.
 
-    Re-train is due when the frozen-vs-re-trained ARI lower bound falls below --threshold, a model
-    feature's PSI exceeds --psi-max, or a segment's share moves more than --share-points.
+    Re-train is due when the model is stale (agrees with re-trains measurably less than they agree
+    with each other) and at least --changed-share of customers would change segment, a model
+    feature's PSI exceeds --psi-max, or a segment's share moves more than --share-points: the
+    decision each step of custseg stability records.
     """
     from .. import features as feats
     from ..export import write_json
     from ..jobs import monitor_job
     from ..model import SegmentModel
     from ..monitor import Triggers, record_text
-    from ..stability import parse_threshold, parse_window
+    from ..stability import parse_window
 
     day = feats.parse_as_of(as_of)
-    triggers = Triggers(ari=parse_threshold(threshold), margin=margin, psi_max=psi_max,
+    triggers = Triggers(changed_share=changed_share, reliable_ari=reliable_ari, psi_max=psi_max,
                         share_points=share_points).checked()
     fitted = SegmentModel.load(model)
     with err_console.status("checking the model"):
-        record = monitor_job(fitted, data, day, mapping=mapping, window=parse_window(window), triggers=triggers,
+        record = monitor_job(fitted, data, day, mapping=mapping, window=parse_window(window, "--window"), triggers=triggers,
                              seeds=seeds)
     if output is not None:
         write_json(record, output)
@@ -173,13 +182,15 @@ def update_command(
         help="Order statuses that count as purchases (first fit; later runs keep the model's).")] = "delivered",
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the decision's features: all, or a sliding window such as 12M.")] = "all",
-    threshold: Annotated[str, typer.Option(
-        "--threshold", help="ARI the band's lower bound must keep: a number, or floor.")] = "0.8",
-    margin: Annotated[float, typer.Option("--margin", help="Margin under the noise floor (floor mode).")] = 0.1,
+    changed_share: Annotated[float, typer.Option(
+        "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
+        "would change segment.")] = 0.05,
+    reliable_ari: Annotated[float, typer.Option(
+        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this well (ARI).")] = 0.8,
     psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
     share_points: Annotated[float, typer.Option(
         "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
-    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date behind the decision.")] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date behind the decision.")] = 5,
     seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
                                       help="Random seed of the fits and the decision's re-trains.")] = 0,
     backtest: Annotated[bool, typer.Option(
@@ -202,11 +213,11 @@ def update_command(
     from .. import features as feats
     from ..monitor import Triggers
     from ..operate import UpdateSettings, update
-    from ..stability import parse_threshold, parse_window
+    from ..stability import parse_window
 
     settings = UpdateSettings(
-        k=k, algorithm=algorithm, seed=seed, statuses=feats.parse_statuses(statuses), window=parse_window(window),
-        triggers=Triggers(ari=parse_threshold(threshold), margin=margin, psi_max=psi_max,
+        k=k, algorithm=algorithm, seed=seed, statuses=feats.parse_statuses(statuses), window=parse_window(window, "--window"),
+        triggers=Triggers(changed_share=changed_share, reliable_ari=reliable_ari, psi_max=psi_max,
                           share_points=share_points).checked(), seeds=seeds, backtest=backtest,
         fit_options={"n_jobs": jobs})
     with step_progress() as tick:
@@ -228,7 +239,7 @@ def _print_update(record: dict, state: Path) -> None:
         head = f"kept model {model['version']:04d} of {model['as_of']} ({decided.get('verdict')})"
     console.print(f"{record['as_of']}: {head}", markup=False, highlight=False)
     for reason in decided.get("reasons", []):
-        console.print(f"  reason: {reason}", markup=False, highlight=False, soft_wrap=True)
+        console.print(f"  reason: {reason_text(reason)}", markup=False, highlight=False, soft_wrap=True)
     table = Table(title=f"{record['customers']:,} customers assigned")
     for column in ("id", "segment", "share"):
         table.add_column(column, justify="left" if column == "segment" else "right")
@@ -267,7 +278,7 @@ def history_command(
     console.print(table)
     for r in records:
         for reason in r["decision"].get("reasons", []) if r["retrained"] and r["model"]["previous_version"] else []:
-            console.print(f"run {r['run']} ({r['as_of']}) re-trained: {reason}", markup=False, highlight=False,
+            console.print(f"run {r['run']} ({r['as_of']}) re-trained: {reason_text(reason)}", markup=False, highlight=False,
                           soft_wrap=True)
     if json_file is not None:
         write_json(records, json_file)
@@ -292,7 +303,7 @@ def run_command(
         "--stability/--no-stability", help="Run the stability backtest (the slowest step).")] = True,
     step: Annotated[str, typer.Option("--step", help="Backtest step: 1M, 2W, ...")] = "1M",
     window: Annotated[str, typer.Option("--window", help="Backtest feature window: all, or e.g. 12M.")] = "all",
-    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains per backtest date (noise floor).")] = 3,
+    seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains per backtest date (as stability's).")] = 5,
     currency: Annotated[str | None, typer.Option(
         "--currency", help="Currency of the amounts, a code or a symbol (BRL, USD, $, €); "
         "default: BRL for an Olist export, none for a transaction log.")] = None,
@@ -308,7 +319,7 @@ def run_command(
     from ..pipeline import run
     from ..stability import BacktestSettings, parse_period, parse_window
 
-    settings = BacktestSettings(step=parse_period(step, "--step"), window=parse_window(window), seeds=seeds)
+    settings = BacktestSettings(step=parse_period(step, "--step"), window=parse_window(window, "--window"), seeds=seeds)
     QUIET["on"] = QUIET["on"] or quiet
     with step_progress() as tick:
         result = run(data, output, as_of=feats.parse_as_of(as_of) if as_of else None, k=k, algorithm=algorithm,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 
 from ..operate import retrain_count
+from ..stability.views import reason_text
 from .charts import chart, plot_text
 from .content import ChartBlock, Facts, Part, Section, Table, Text, fmt_int, fmt_pct
 
@@ -30,7 +31,7 @@ def versions_part(records: list[dict]) -> Part:
                    ("last run", live["as_of"])])
     shown = [i for i, r in enumerate(records) if r["retrained"] or i >= len(records) - LATEST_RUNS]
     rows = [[str(r["run"]), r["as_of"], f"{r['model']['version']:04d}", _decision(r),
-             "; ".join(r["decision"].get("reasons", [])) or "–", fmt_int(r["customers"]),
+             "; ".join(map(reason_text, r["decision"].get("reasons", []))) or "–", fmt_int(r["customers"]),
              fmt_int(r["moved"])] for r in (records[i] for i in shown)]
     highlight = frozenset(n for n, i in enumerate(shown) if records[i]["retrained"])
     caption = (f"Every first fit and re-train, and the latest {LATEST_RUNS} runs; 'moved': customers whose "

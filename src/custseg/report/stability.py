@@ -1,12 +1,13 @@
 """The report's Stability section: how long the segments stay valid, from a backtest result.
 
 Drawn from the JSON written by ``custseg stability`` (:func:`custseg.stability.backtest`): the
-agreement (ARI) of the frozen model with re-trained ones at each step against the noise floor
-and the threshold, feature drift (PSI), segment shares, migration between frozen and re-trained
-labels, and the maintenance recommendation in plain words.
+agreement (ARI) of the frozen model with re-trained ones at each step against the noise floor, the
+share of customers who would change segment, each step's decision, feature drift (PSI), segment
+shares, migration between frozen and re-trained labels, and the verdict in plain words.
 """
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -16,6 +17,7 @@ from ..drift import PSI_MAJOR, PSI_MODERATE
 from ..errors import ModelFileError
 from ..model import SegmentModel
 from ..stability import RESULT_FORMAT
+from ..stability.views import reason_text, segment_label, span_text, verdict_text
 from .charts import chart, plot_text
 from .content import Block, ChartBlock, Facts, Part, Section, Table, Text, fmt_int, fmt_num, fmt_pct
 
@@ -44,31 +46,39 @@ def checked_result(doc: object, source: str | Path = "stability result") -> dict
     return doc
 
 
-def segment_names(result: dict, model: SegmentModel | None) -> dict[str, str]:
-    """Label per segment id (as text): the model's names when it is the backtest's reference model."""
-    proto = result["protocol"]
+def segment_names(result: dict, model: SegmentModel | None = None) -> dict[str, str]:
+    """Label per segment id (as text): the reference model's names, as the result records them."""
     ids = sorted(result["reference"]["shares"], key=int)
-    same = (model is not None and model.as_of == proto["reference_date"] and model.k == proto["k"]
-            and model.feature_names == proto["model_features"])
-    names = dict(zip(map(str, model.ids), model.names)) if same and model is not None else {}
-    return {i: f"{i} · {names[i]}" if i in names else f"segment {i}" for i in ids}
+    names = result["reference"].get("segments") or {}
+    if not names and model is not None and model.as_of == result["protocol"]["reference_date"]:
+        names = dict(zip(map(str, model.ids), model.names))
+    return {i: segment_label(i, names) for i in ids}
 
 
 def recommendation_part(result: dict) -> Part:
-    """The maintenance recommendation in plain words, with the contract's monitoring and triggers."""
+    """The verdict in plain words, with the contract's monitoring and triggers."""
     proto, rec, contract = result["protocol"], result["recommendation"], result["contract"]
     if rec["verdict"] == "stable":
-        headline = (f"No scheduled re-train is needed within the {len(proto['dates'])} steps tested "
-                    f"({proto['reference_date']} to {rec['horizon']}): the frozen segments kept agreeing with "
-                    "a fresh re-train.")
+        headline = (f"No re-train was called for in the {len(proto['dates'])} steps tested "
+                    f"({proto['reference_date']} to {rec['horizon']}): keep the segments and keep monitoring.")
+    elif rec["verdict"] == "retrain":
+        headline = (f"Re-train the segmentation every {span_text(rec['retrain_every'])}"
+                    + (f": the model of {contract['model_as_of']} by {contract['retrain_by']}."
+                       if contract.get("retrain_by") else "."))
     else:
-        headline = f"Re-train the segmentation every {rec['retrain_every']}."
+        headline = (f"Re-training is not reliable with {proto['k']} segments: re-trains on the same data disagree, "
+                    "so no re-train interval can be given.")
     monitor = contract["monitor"]
+    trig = contract["triggers"]
     blocks: list[Block] = [
         Text(headline, lead=True),
-        Text(f"Why: {rec['text']}."),
-        Text(f"Check every {monitor['every_days']} days with: {monitor['command']} (exit code 3 means re-train now)."),
-        Table(["re-train early when"], [[t["text"]] for t in contract["triggers"]]),
+        Text(f"Why: {verdict_text(result)}"),
+        Text(f"Check every {monitor['every_days']} days with: {shlex.join(monitor['command'])} "
+             "(exit code 3 means re-train now)."),
+        Table(["re-train early when"], [
+            [f"the frozen model is stale and at least {trig['changed_share']:.0%} of customers would change segment"],
+            [f"a segment's share moves more than {trig['share_points']:g} points from the reference"],
+            [f"PSI above {trig['psi_max']:g} on a model feature"]]),
         Facts([("reference date", proto["reference_date"]), ("step", str(proto["step"])),
                ("horizon", rec["horizon"]), ("segments (k)", str(proto["k"])),
                ("feature window", str(proto["window"])), ("verdict", rec["verdict"])]),
@@ -85,49 +95,37 @@ def _dates(result: dict) -> list[str]:
 
 
 def ari_part(result: dict) -> Part:
-    """ARI of the frozen model against re-trains over time, with the noise-floor band and the threshold."""
+    """Agreement of the frozen model with re-trains over time, beside the re-trains' agreement with each other."""
     ref, steps = result["reference"], result["steps"]
     dates = _dates(result)
-    ari = [ref["ari"]] + [s["ari"]["all"] for s in steps]
-    floor = [ref["floor"]] + [s["floor"]["all"] for s in steps]
-    threshold = [steps[0]["threshold"]] + [s["threshold"] for s in steps]
-    cohort = [ref["ari"]["mean"]] + [(s["ari"].get("cohort") or {}).get("mean") for s in steps]
-
-    def band(values: list[dict], name: str, colour: str, fill: str) -> list[go.Scatter]:
-        return [
-            go.Scatter(x=dates, y=[v["p95"] for v in values], mode="lines", line={"width": 0},
-                       showlegend=False, hoverinfo="skip", legendgroup=name),
-            go.Scatter(x=dates, y=[v["p05"] for v in values], mode="lines", line={"width": 0}, fill="tonexty",
-                       fillcolor=fill, name=f"{name} (5th–95th percentile)", legendgroup=name,
-                       hovertemplate=f"{name} p05 %{{y:.3f}}<extra></extra>"),
-            go.Scatter(x=dates, y=[v["mean"] for v in values], mode="lines+markers", name=f"{name} (mean)",
-                       line={"color": colour, "dash": "dot" if "floor" in name else "solid"},
-                       legendgroup=name, hovertemplate=f"{name} mean %{{y:.3f}}<extra></extra>"),
-        ]
-
-    passes = [True] + [s["passes"] for s in steps]
+    ari = [ref["ari"]["mean"]] + [s["ari"]["all"]["mean"] for s in steps]
+    floor = [ref["floor"]["mean"]] + [s["floor"]["all"]["mean"] for s in steps]
+    changed = [0.0] + [s["changed_share"]["median"] for s in steps]
+    flagged = [s for s in steps if s["decision"]["retrain"]]
     fig = go.Figure([
-        *band(floor, "noise floor", "#7f7f7f", "rgba(127,127,127,0.2)"),
-        *band(ari, "frozen vs re-trained", "#1f77b4", "rgba(31,119,180,0.25)"),
-        go.Scatter(x=dates, y=cohort, mode="lines", name="frozen vs re-trained, reference cohort (mean)",
-                   line={"color": "#17becf", "dash": "dash"}, hovertemplate="cohort mean %{y:.3f}<extra></extra>"),
-        go.Scatter(x=dates, y=threshold, mode="lines", name="threshold", line={"color": "#d62728", "dash": "dash"},
-                   hovertemplate="threshold %{y:.3f}<extra></extra>"),
-        go.Scatter(x=[d for d, ok in zip(dates, passes) if not ok],
-                   y=[a["p05"] for a, ok in zip(ari, passes) if not ok], mode="markers", name="below threshold",
-                   marker={"color": "#d62728", "size": 11, "symbol": "x"},
-                   hovertemplate="%{x}: lower bound %{y:.3f} below threshold<extra></extra>"),
+        go.Scatter(x=dates, y=floor, mode="lines+markers", name="re-trains with each other (noise floor)",
+                   line={"color": "#7f7f7f", "dash": "dot"}, hovertemplate="floor %{y:.3f}<extra></extra>"),
+        go.Scatter(x=dates, y=ari, mode="lines+markers", name="frozen vs re-trains", line={"color": "#1f77b4"},
+                   hovertemplate="frozen vs re-trains %{y:.3f}<extra></extra>"),
+        go.Scatter(x=dates, y=changed, mode="lines", name="share of customers who would change segment",
+                   yaxis="y2", line={"color": "#ff7f0e", "dash": "dash"},
+                   hovertemplate="%{y:.1%} would change segment<extra></extra>"),
+        go.Scatter(x=[s["as_of"] for s in flagged], y=[s["ari"]["all"]["mean"] for s in flagged], mode="markers",
+                   name="re-train called for", marker={"color": "#d62728", "size": 11, "symbol": "x"},
+                   hovertemplate="%{x}: re-train<extra></extra>"),
     ])
-    # Zoom on the band, the floor and the threshold: differences of a few hundredths matter here.
-    lowest = min(*(a["p05"] for a in ari), *(f["p05"] for f in floor), *threshold)
+    lowest = min(*ari, *floor)
     fig.update_layout(xaxis={"title": "as-of date", "type": "date"},
                       yaxis={"title": "adjusted Rand index", "range": [max(-1.0, lowest - 0.05), 1.01]},
+                      yaxis2={"title": "would change segment", "overlaying": "y", "side": "right",
+                              "tickformat": ".0%", "rangemode": "tozero"},
                       legend={"orientation": "h", "y": -0.25})
     return Part("stab-ari", "Agreement with a re-trained model over time", [
         Text("At each date the frozen model (fitted at the reference date, never refitted) and models re-trained "
              "on the data of that date label the same customers. An ARI of 1 means identical segments. The noise "
-             "floor is how much re-trains agree with each other: the most agreement to hope for without any drift."),
-        ChartBlock(chart(fig, "fig-stab-ari", "ARI of the frozen model against re-trained models", height=460)),
+             "floor is how much re-trains agree with each other: a frozen model measurably below it is stale. "
+             "The dashed line is the share of customers whose segment a re-train would change."),
+        ChartBlock(chart(fig, "fig-stab-ari", "Agreement of the frozen model with re-trained models", height=460)),
     ])
 
 
@@ -173,7 +171,7 @@ def shares_part(result: dict, names: dict[str, str]) -> Part:
     ])
     fig.update_layout(xaxis={"title": "as-of date", "type": "date"}, yaxis={"title": "share of customers",
                                                                             "tickformat": ".0%"})
-    points = result["contract"]["triggers"][-1].get("threshold_points")
+    points = result["protocol"]["triggers"]["share_points"]
     note = f"A move of more than {points:g} points from the reference date triggers a re-train." if points else ""
     return Part("stab-shares", "Segment shares over time", [
         ChartBlock(chart(fig, "fig-stab-shares", "Share of customers per segment (frozen model)", note, height=400)),
@@ -223,18 +221,19 @@ def migration_part(result: dict, names: dict[str, str]) -> Part:
 
 
 def steps_part(result: dict) -> Part:
-    """The backtest's figures step by step."""
+    """The backtest's figures step by step, with each step's decision (what the monitor would have said)."""
+    names = result["reference"].get("segments")
     rows = [
         [s["as_of"], fmt_int(s["customers"]["all"]), fmt_num(s["ari"]["all"]["mean"], 3),
-         fmt_num(s["ari"]["all"]["p05"], 3), fmt_num(s["floor"]["all"]["mean"], 3), fmt_num(s["threshold"], 3),
-         "yes" if s["passes"] else "no", ", ".join(s["drivers"])]
+         fmt_num(s["floor"]["all"]["mean"], 3), fmt_pct(s["changed_share"]["median"]), s["decision"]["status"],
+         "; ".join(reason_text(r, names) for r in s["decision"]["reasons"])]
         for s in result["steps"]
     ]
-    columns = ["as of", "customers", "ARI mean", "ARI p05", "noise floor", "threshold", "passes",
-               "drifting model features"]
+    columns = ["as of", "customers", "ARI frozen vs re-trains", "noise floor", "would change segment", "decision",
+               "reasons"]
     return Part("stab-steps", "Step by step", [
-        Table(columns, rows, numeric=frozenset(columns[1:6]),
-              highlight=frozenset(i for i, s in enumerate(result["steps"]) if not s["passes"])),
+        Table(columns, rows, numeric=frozenset(columns[1:5]),
+              highlight=frozenset(i for i, s in enumerate(result["steps"]) if s["decision"]["retrain"])),
         Text(f"Protocol: {result['protocol']['frozen']}; {result['protocol']['retrained']}."),
     ])
 

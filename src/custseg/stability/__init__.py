@@ -1,0 +1,27 @@
+"""How long segments stay valid: the maintenance decision, the temporal backtest and the contract.
+
+* :mod:`.periods`: dates, periods, the feature window, options (``Period``, ``features_at``).
+* :mod:`.panel`: the fixed share of people compared on large data.
+* :mod:`.refits`: re-training (best of its starts) and agreement between labellings.
+* :mod:`.decision`: the one decision at a date (:func:`assess`, :func:`decide`) that
+  ``custseg monitor``, the backtest and ``custseg update`` all use.
+* :mod:`.backtest`: the frozen reference model judged at every later step.
+* :mod:`.contract`: the verdict (stable, retrain, unstable) and the maintenance contract.
+* :mod:`.views`: words and tables rendered from the results.
+"""
+from __future__ import annotations
+
+from .backtest import RESULT_FORMAT, Backtest, BacktestSettings, backtest, protocol_block, reference_fit, step_record
+from .contract import maintenance_contract, monitor_command, monitor_every_days, recommendation
+from .decision import (CALENDAR_FEATURES, DEFAULT_CHANGED_SHARE, DEFAULT_RELIABLE_ARI, DEFAULT_SHARE_POINTS,
+                       Assessment, Decision, Reference, Triggers, assess, decide, staleness)
+from .panel import (COMPARED_CUSTOMERS, PANEL_IDS, PANEL_SCHEMA, PANEL_TABLES, build_panel, compared_customers,
+                    compared_panel, drop_panel, in_compared_share, panel_ids)
+from .periods import (STUDY_FEATURES, WINDOW_SCHEMA, Period, counted_purchase_span, customers_at, default_reference,
+                      default_until, features_at, first_month_start_after, parse_features, parse_period,
+                      parse_window, searching, step_dates, windowed)
+from .refits import (DEFAULT_REFITS, DIGITS, RETRAIN_STARTS, Procedure, Refit, agreement, aligned_ids, band,
+                     frozen_labels, peak_memory_mb, refit, refits, reset_peak_memory, rounded)
+from .views import contract_text, decision_text, reason_text, step_table, verdict_text
+
+__all__ = [name for name in dir() if not name.startswith("_")]
