@@ -94,10 +94,10 @@ def test_monitor_refuses_a_model_holding_nan(cli, fitted, tmp_path):
 
 
 @pytest.mark.parametrize("text, words", [
-    ('{"format": "custseg.stability/1", "protocol": {}, "reference": {}, "steps": [{}], '
+    ('{"format": "custseg.stability/2", "protocol": {}, "reference": {}, "steps": [{}], '
      '"recommendation": {}, "contract": {}}', "malformed stability result (KeyError"),
     ("[" * 50_000 + "]" * 50_000, "nested more than"),
-    ('{"format": "custseg.stability/1", "steps": [1e999]}', "a number too large for a float"),
+    ('{"format": "custseg.stability/2", "steps": [1e999]}', "a number too large for a float"),
 ])
 def test_report_refuses_a_stability_result_that_is_not_one(cli, fitted, tmp_path, text, words):
     bad = tmp_path / "stability.json"
