@@ -194,7 +194,7 @@ def operated(make_synth, postgres, tmp_path_factory):
     return data, state, to
 
 
-UPDATE = ["--k", "4", "--algorithm", "kmeans", "--no-backtest", "--threshold", "floor", "--jobs", "1"]
+UPDATE = ["--k", "4", "--algorithm", "kmeans", "--no-backtest", "--jobs", "1"]
 
 
 @pytest.mark.parametrize("where", ["fit", "commit"])
