@@ -31,7 +31,7 @@ from .features import customer_features, default_as_of, parse_as_of
 from .hooks import pause_point
 from .ingest import idle, open_data, validation_report
 from .model import SegmentModel
-from .pgsource import is_url
+from .pgsource import is_url, redacted
 from .report import build_report
 from .rfm import rfm
 from .schema import DEFAULT_STATUSES, LogMapping
@@ -203,17 +203,15 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         result = None
         if stability is not None:
             step("stability")
-            # the backtest estimates how long a model of this procedure stays valid (same k, algorithm
-            # and features as the deployed model); only the result is written, not per-customer labels
-            settings = replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False,
-                               features=tuple(model.feature_names))
-            if model.algorithm != "hdbscan":  # HDBSCAN's parameter is a share, not a k: the backtest searches
-                settings = replace(settings, k=model.k, algorithm=model.algorithm)
+            # the backtest estimates how long a model fitted by this procedure stays valid (k chosen at
+            # its own reference date: the deployed k may not exist yet there); only the result is written
+            settings = replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False)
             result = backtest(ds, settings, progress=inside("stability", tick)).result
             # ... and the contract speaks of the model this run deploys: its date, its files, its window
             # (the model file named as in the output folder, so that outputs do not depend on where it is)
             result["contract"] = maintenance_contract(
-                result, result["contract"]["retrain_cost"], model_path="model.json", data_path=str(data),
+                result, result["contract"]["retrain_cost"], model_path="model.json",
+                data_path=redacted(data) if is_url(data) else str(Path(data).resolve()),
                 deployed_as_of=day.isoformat())
             result["contract"]["monitor"]["run_in"] = "the output folder of custseg run"
             files["stability"] = write_json(result, out / "stability.json")
