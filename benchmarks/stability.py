@@ -53,7 +53,7 @@ def run_custseg(data: Path, window: str, seeds: int, n_init: int | None = None) 
     from datetime import date
 
     from custseg.ingest import load
-    from custseg.stability import BacktestSettings, backtest, parse_window
+    from custseg.stability import BacktestSettings, backtest, parse_window, verdict_text
 
     start = time.perf_counter()
     ds = load(data)
@@ -70,7 +70,7 @@ def run_custseg(data: Path, window: str, seeds: int, n_init: int | None = None) 
               "customers": s["customers"]["all"], "cohort": s["customers"]["cohort"]} for s in result["steps"]]
     return {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "steps": steps,
             "reference_floor": result["reference"]["floor"]["mean"],
-            "recommendation": result["recommendation"]["text"],
+            "recommendation": verdict_text(result),
             "retrain_cost": result["contract"]["retrain_cost"]}
 
 
