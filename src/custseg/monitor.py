@@ -71,8 +71,10 @@ def check(
         "customers": {"all": len(table)},
         "ari": found.agreement["ari"],
         "floor": found.agreement["floor"],
-        "changed_share": {"median": decision["changed_share"], "per_retrain": [rounded(c) for c in found.changed_shares]},
-        "drift": [{**row, "psi": rounded(row["psi"]), "ks": rounded(row["ks"])} for row in found.drift.to_dict("records")],
+        "changed_share": {"median": decision["changed_share"],
+                          "per_retrain": [rounded(c) for c in found.changed_shares]},
+        "drift": [{**row, "psi": rounded(row["psi"]), "ks": rounded(row["ks"])}
+                  for row in found.drift.to_dict("records")],
         "shares": {"reference": ref.shares, "current": found.shares},
         "share_moves": found.share_moves,
         "triggers": triggers.to_dict(),

@@ -41,7 +41,8 @@ def stability_command(
         "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
         "would change segment.")] = 0.05,
     reliable_ari: Annotated[float, typer.Option(
-        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this well (ARI).")] = 0.8,
+        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this "
+        "well (ARI).")] = 0.8,
     seeds: Annotated[int, typer.Option(
         "--seeds", min=2, help="Refits per date for the noise floor and the band: the re-trained model and "
         "N-1 bootstrap refits.")] = 5,
@@ -128,7 +129,8 @@ def monitor_command(
         "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
         "would change segment.")] = 0.05,
     reliable_ari: Annotated[float, typer.Option(
-        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this well (ARI).")] = 0.8,
+        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this "
+        "well (ARI).")] = 0.8,
     psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
     share_points: Annotated[float, typer.Option(
         "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
@@ -156,7 +158,8 @@ def monitor_command(
                         share_points=share_points).checked()
     fitted = SegmentModel.load(model)
     with err_console.status("checking the model"):
-        record = monitor_job(fitted, data, day, mapping=mapping, window=parse_window(window, "--window"), triggers=triggers,
+        record = monitor_job(fitted, data, day, mapping=mapping, window=parse_window(window, "--window"),
+                             triggers=triggers,
                              seeds=seeds)
     if output is not None:
         write_json(record, output)
@@ -186,7 +189,8 @@ def update_command(
         "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
         "would change segment.")] = 0.05,
     reliable_ari: Annotated[float, typer.Option(
-        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this well (ARI).")] = 0.8,
+        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this "
+        "well (ARI).")] = 0.8,
     psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
     share_points: Annotated[float, typer.Option(
         "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
@@ -216,7 +220,8 @@ def update_command(
     from ..stability import parse_window
 
     settings = UpdateSettings(
-        k=k, algorithm=algorithm, seed=seed, statuses=feats.parse_statuses(statuses), window=parse_window(window, "--window"),
+        k=k, algorithm=algorithm, seed=seed, statuses=feats.parse_statuses(statuses),
+        window=parse_window(window, "--window"),
         triggers=Triggers(changed_share=changed_share, reliable_ari=reliable_ari, psi_max=psi_max,
                           share_points=share_points).checked(), seeds=seeds, backtest=backtest,
         fit_options={"n_jobs": jobs})
@@ -278,7 +283,8 @@ def history_command(
     console.print(table)
     for r in records:
         for reason in r["decision"].get("reasons", []) if r["retrained"] and r["model"]["previous_version"] else []:
-            console.print(f"run {r['run']} ({r['as_of']}) re-trained: {reason_text(reason)}", markup=False, highlight=False,
+            console.print(f"run {r['run']} ({r['as_of']}) re-trained: {reason_text(reason)}", markup=False,
+                          highlight=False,
                           soft_wrap=True)
     if json_file is not None:
         write_json(records, json_file)
@@ -366,5 +372,5 @@ def demo_command(
     console.print(f"synthetic data: {summary.orders:,} orders of {summary.customers:,} customers, "
                   f"{summary.start} to {summary.end}, in {data_dir}", markup=False, highlight=False)
     with step_progress() as tick:
-        result = run(data_dir, output / "results", seed=seed, stability=BacktestSettings(seeds=3), progress=tick)
+        result = run(data_dir, output / "results", seed=seed, stability=BacktestSettings(), progress=tick)
     _print_run_summary(result)

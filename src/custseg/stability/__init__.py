@@ -24,4 +24,16 @@ from .refits import (DEFAULT_REFITS, DIGITS, RETRAIN_STARTS, Procedure, Refit, a
                      frozen_labels, peak_memory_mb, refit, refits, reset_peak_memory, rounded)
 from .views import contract_text, decision_text, reason_text, step_table, verdict_text
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+__all__ = [
+    "Assessment", "Backtest", "BacktestSettings", "CALENDAR_FEATURES", "COMPARED_CUSTOMERS",
+    "DEFAULT_CHANGED_SHARE", "DEFAULT_REFITS", "DEFAULT_RELIABLE_ARI", "DEFAULT_SHARE_POINTS", "DIGITS",
+    "Decision", "PANEL_IDS", "PANEL_SCHEMA", "PANEL_TABLES", "Period", "Procedure", "RESULT_FORMAT",
+    "RETRAIN_STARTS", "Reference", "Refit", "STUDY_FEATURES", "Triggers", "WINDOW_SCHEMA", "agreement",
+    "aligned_ids", "assess", "backtest", "band", "build_panel", "compared_customers", "compared_panel",
+    "contract_text", "counted_purchase_span", "customers_at", "decide", "decision_text", "default_reference",
+    "default_until", "drop_panel", "features_at", "first_month_start_after", "frozen_labels",
+    "in_compared_share", "maintenance_contract", "monitor_command", "monitor_every_days", "panel_ids",
+    "parse_features", "parse_period", "parse_window", "peak_memory_mb", "protocol_block", "reason_text",
+    "recommendation", "reference_fit", "refit", "refits", "reset_peak_memory", "rounded", "searching",
+    "staleness", "step_dates", "step_record", "step_table", "verdict_text", "windowed",
+]

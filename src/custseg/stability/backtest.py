@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,7 @@ class BacktestSettings:
     def triggers(self) -> Triggers:
         return Triggers(self.share_points, self.psi_max, self.changed_share, self.reliable_ari)
 
-    def checked(self) -> "BacktestSettings":
+    def checked(self) -> BacktestSettings:
         if self.seeds < 2:
             raise InputError(f"seeds: {self.seeds} is too few; the noise floor needs at least 2 re-trains")
         if self.starts < 1:
@@ -104,11 +105,12 @@ def reference_fit(ds: Dataset, day: date, settings: BacktestSettings) -> tuple[p
     if len(table) < 20:
         raise InputError(f"only {len(table)} customers with a counted order before the reference date {day}: "
                          "choose a later start")
+    extra: dict[str, Any] = {"n_init": settings.n_init} if settings.n_init is not None else {}
     with idle(ds):  # the fit works in Python: DuckDB's tables wait on disk
         model = fit(table, day, k=settings.k if settings.k is not None else "auto", algorithm=settings.algorithm,
                     seed=settings.seed, features=list(settings.features) if settings.features else None,
                     statuses=settings.statuses, n_jobs=settings.jobs, min_share=settings.min_share,
-                    **({"n_init": settings.n_init} if settings.n_init is not None else {}))
+                    **extra)
     cost = {
         "seconds": round(time.perf_counter() - start, 2),
         "peak_memory_mb": round(peak_memory_mb(), 1),
@@ -137,7 +139,8 @@ def reference_block(model: SegmentModel, table: pd.DataFrame, total: int, day: d
     }
 
 
-def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(), progress: Progress | None = None) -> Backtest:
+def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(),
+             progress: Progress | None = None) -> Backtest:
     """Run the temporal backtest on the ingested data ``ds`` (loaded once; features per step in SQL)."""
     settings = settings.checked()
     first, last = counted_purchase_span(ds, settings.statuses)

@@ -62,7 +62,7 @@ class Triggers:
     changed_share: float = DEFAULT_CHANGED_SHARE
     reliable_ari: float = DEFAULT_RELIABLE_ARI
 
-    def checked(self) -> "Triggers":
+    def checked(self) -> Triggers:
         if self.psi_max <= 0 or self.share_points <= 0:
             raise InputError("psi_max and share_points must be positive")
         if not 0 < self.changed_share < 1 or not 0 < self.reliable_ari <= 1:
@@ -210,7 +210,7 @@ class Reference:
     shares: dict[str, float]
 
     @classmethod
-    def of(cls, model: SegmentModel, table: pd.DataFrame) -> "Reference":
+    def of(cls, model: SegmentModel, table: pd.DataFrame) -> Reference:
         return cls(table, {i: rounded(v) for i, v in segment_shares(frozen_labels(model, table), model.ids).items()})
 
 

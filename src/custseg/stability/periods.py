@@ -166,7 +166,7 @@ def counted_purchase_span(ds: Dataset, statuses: tuple[str, ...]) -> tuple[date,
     marks = ", ".join("?" for _ in statuses)
     first, last = ds.con.execute(
         f"SELECT MIN(order_purchase_timestamp), MAX(order_purchase_timestamp) FROM orders "
-        f"WHERE order_status IN ({marks})", list(statuses)).fetchone()
+        f"WHERE order_status IN ({marks})", list(statuses)).fetchall()[0]
     if first is None:
         raise InputError(f"no order with status {', '.join(statuses)} has a purchase date",
                          file=ds.files.get("orders", TABLES["orders"].csv_name), column="order_purchase_timestamp")

@@ -71,7 +71,7 @@ class Procedure:
     seed: int
 
     @classmethod
-    def of(cls, model: SegmentModel, starts: int = RETRAIN_STARTS) -> "Procedure":
+    def of(cls, model: SegmentModel, starts: int = RETRAIN_STARTS) -> Procedure:
         settings, choice = model.record["settings"], model.record["choice"]
         param = choice["param"] if choice["algorithm"] == "hdbscan" else int(choice["param"])
         return cls(choice["algorithm"], param, tuple(model.feature_names), int(settings["sample_size"]),
