@@ -74,7 +74,7 @@ def value_text(feature: str, value: float | None, money: Money) -> str:
         days = abs(value)
         if days < 0.5:
             return "on the promised date"
-        return f"{_number(days)} day{'s' if days >= 1.5 else ''} {'late' if value > 0 else 'early'}"
+        return f"{_number(days)} day{'' if _number(days) == '1' else 's'} {'late' if value > 0 else 'early'}"
     if feature in DAYS:
         return f"{_number(value)} days"
     if feature == "review_score_mean":
