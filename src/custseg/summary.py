@@ -35,14 +35,17 @@ class Verdict:
     """The maintenance verdict of a stability result, for the model it speaks of.
 
     ``verdict`` is ``stable``, ``retrain`` or ``unstable``; ``retrain_by`` the date by which to
-    re-train (None when none is due within the horizon tested); ``reasons`` the decision's own
-    words; ``horizon`` the last date tested.
+    re-train (None when none is due within the horizon tested); ``reasons`` the triggers that
+    fired at the first flagged step (``stale``, ``share_shift``, ``psi``), ``first_flagged`` its
+    date and ``interval`` the re-train interval (``6M``); ``horizon`` the last date tested.
     """
 
     verdict: str
     retrain_by: str | None
     horizon: str | None
     reasons: list[str] = field(default_factory=list)
+    first_flagged: str | None = None
+    interval: str | None = None
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,11 @@ def verdict_of(stability: dict, as_of: str) -> Verdict:
     days = rec.get("retrain_every_days")
     if retrain_by is None and days:
         retrain_by = (date.fromisoformat(as_of) + timedelta(days=int(days))).isoformat()
-    reasons = rec.get("reasons") or ([rec["text"]] if rec.get("text") else [])
+    first = rec.get("first") or {}
+    reasons = [r["trigger"] if isinstance(r, dict) else r for r in first.get("reasons", [])]
     return Verdict(verdict=str(rec["verdict"]), retrain_by=retrain_by, horizon=rec.get("horizon"),
-                   reasons=[str(r) for r in reasons])
+                   reasons=[str(r) for r in reasons], first_flagged=first.get("as_of"),
+                   interval=rec.get("retrain_every"))
 
 
 def revenue_by_segment(segment_ids: np.ndarray, monetary: np.ndarray | None, ids: list[int]) -> dict[int, float] | None:

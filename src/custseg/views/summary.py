@@ -5,13 +5,24 @@ The report's summary section uses the same headline, so the page and the termina
 from __future__ import annotations
 
 from ..currency import Money
+from ..stability.periods import parse_period
 from ..summary import Summary, Verdict
+
+
+#: The triggers of the maintenance decision in a marketer's words.
+TRIGGER_WORDS = {"stale": "customers would change segment", "share_shift": "a segment's share moved",
+                 "psi": "a model feature drifted"}
 
 
 def verdict_headline(verdict: Verdict) -> str:
     """The verdict in one short line: ``Re-train by 2018-11-18``, ``Stable: ...``, ``Unstable: ...``."""
     if verdict.verdict == "retrain":
-        return f"Re-train by {verdict.retrain_by}" if verdict.retrain_by else "Re-train now"
+        head = f"Re-train by {verdict.retrain_by}" if verdict.retrain_by else "Re-train now"
+        if verdict.first_flagged is None:
+            return head
+        why = ", ".join(TRIGGER_WORDS.get(r, r) for r in verdict.reasons)
+        every = parse_period(verdict.interval, "interval").describe() if verdict.interval else "?"
+        return f"{head} (every {every}: the backtest first flagged {verdict.first_flagged}: {why})"
     if verdict.verdict == "stable":
         return f"Stable: no re-train due up to {verdict.horizon}" if verdict.horizon else "Stable"
     if verdict.verdict == "unstable":
@@ -27,7 +38,7 @@ def summary_lines(summary: Summary, money: Money, report: str | None = None) -> 
         revenue = f", {s.revenue_share:.0%} of revenue" if s.revenue_share is not None else ""
         lines.append(f"  {f'{s.id} {s.name}':<{width}}  {s.share:.0%} of customers{revenue}. {s.action}")
     if summary.verdict is not None:
-        lines.append(f"Maintenance: {verdict_headline(summary.verdict)} (reasons: stability.json, the report)")
+        lines.append(f"Maintenance: {verdict_headline(summary.verdict)} (details: stability.json, the report)")
     lines.append(f"Data health: {summary.warnings} warning{'s' if summary.warnings != 1 else ''} (validation.json)"
                  if summary.warnings else "Data health: no validation warning")
     if report:
