@@ -22,3 +22,9 @@ def test_stable_and_unstable_lines_give_no_date_to_re_train():
     assert verdict_headline(verdict_of(_result("stable", None, None), "2018-09-01")) == (
         "Stable: no re-train due up to 2018-08-01")
     assert "re-training is not reliable" in verdict_headline(verdict_of(_result("unstable", None, None), "2018-09-01"))
+
+
+def test_a_stable_verdict_speaks_of_the_deployed_model_not_of_the_backtest_dates():
+    result = {**_result("stable", None, None), "protocol": {"reference_date": "2017-10-01"}}
+    line = verdict_headline(verdict_of(result, "2018-10-18"))
+    assert line == "Stable: no re-train was needed over the 10 months backtested; keep monitoring, review by 2019-08-18"

@@ -37,7 +37,9 @@ class Verdict:
     ``verdict`` is ``stable``, ``retrain`` or ``unstable``; ``retrain_by`` the date by which to
     re-train (None when none is due within the horizon tested); ``reasons`` the triggers that
     fired at the first flagged step (``stale``, ``share_shift``, ``psi``), ``first_flagged`` its
-    date and ``interval`` the re-train interval (``6M``); ``horizon`` the last date tested.
+    date and ``interval`` the re-train interval (``6M``); ``tested_days`` the span the backtest
+    covered and, for a stable verdict, ``valid_until`` the model's date plus that span;
+    ``horizon`` the last date tested.
     """
 
     verdict: str
@@ -46,6 +48,8 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
     first_flagged: str | None = None
     interval: str | None = None
+    tested_days: int | None = None
+    valid_until: str | None = None
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,14 @@ def verdict_of(stability: dict, as_of: str) -> Verdict:
         retrain_by = (date.fromisoformat(as_of) + timedelta(days=int(days))).isoformat()
     first = rec.get("first") or {}
     reasons = [r["trigger"] if isinstance(r, dict) else r for r in first.get("reasons", [])]
+    reference = (stability.get("protocol") or {}).get("reference_date")
+    tested = (date.fromisoformat(rec["horizon"]) - date.fromisoformat(reference)).days \
+        if reference and rec.get("horizon") else None
+    valid_until = (date.fromisoformat(as_of) + timedelta(days=tested)).isoformat() \
+        if tested and rec["verdict"] == "stable" else None
     return Verdict(verdict=str(rec["verdict"]), retrain_by=retrain_by, horizon=rec.get("horizon"),
                    reasons=[str(r) for r in reasons], first_flagged=first.get("as_of"),
-                   interval=rec.get("retrain_every"))
+                   interval=rec.get("retrain_every"), tested_days=tested, valid_until=valid_until)
 
 
 def revenue_by_segment(segment_ids: np.ndarray, monetary: np.ndarray | None, ids: list[int]) -> dict[int, float] | None:

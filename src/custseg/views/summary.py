@@ -24,6 +24,10 @@ def verdict_headline(verdict: Verdict) -> str:
         every = parse_period(verdict.interval, "interval").describe() if verdict.interval else "?"
         return f"{head} (every {every}: the backtest first flagged {verdict.first_flagged}: {why})"
     if verdict.verdict == "stable":
+        if verdict.valid_until and verdict.tested_days:
+            months = max(1, round(verdict.tested_days / 30.4375))
+            return (f"Stable: no re-train was needed over the {months} months backtested; "
+                    f"keep monitoring, review by {verdict.valid_until}")
         return f"Stable: no re-train due up to {verdict.horizon}" if verdict.horizon else "Stable"
     if verdict.verdict == "unstable":
         return "Unstable: re-training is not reliable at this number of segments"
