@@ -11,6 +11,16 @@ from ..stability.views import reason_text
 from .boundary import MAX_SEED, QUIET, step_progress, app, console, err_console
 from .options import DataArg, reads_data
 
+#: The decision's trigger options, shared by stability, monitor and update.
+ChangedShare = Annotated[float, typer.Option(
+    "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
+    "would change segment.")]
+ReliableAri = Annotated[float, typer.Option(
+    "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this well (ARI).")]
+PsiMax = Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")]
+SharePoints = Annotated[float, typer.Option(
+    "--share-points", help="Trigger: a segment's share moving more than this many points.")]
+
 
 @app.command("stability")
 @reads_data
@@ -37,12 +47,8 @@ def stability_command(
     n_init: Annotated[int | None, typer.Option(
         "--n-init", min=1, help="k-means starts per fit (default: the fit's); more starts, fewer local optima, "
         "a tighter noise floor, slower.")] = None,
-    changed_share: Annotated[float, typer.Option(
-        "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
-        "would change segment.")] = 0.05,
-    reliable_ari: Annotated[float, typer.Option(
-        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this "
-        "well (ARI).")] = 0.8,
+    changed_share: ChangedShare = 0.05,
+    reliable_ari: ReliableAri = 0.8,
     seeds: Annotated[int, typer.Option(
         "--seeds", min=2, help="Refits per date for the noise floor and the band: the re-trained model and "
         "N-1 bootstrap refits.")] = 5,
@@ -50,9 +56,8 @@ def stability_command(
         "--seed", min=0, max=MAX_SEED, help="Random seed: same seed and data, same result.")] = 0,
     statuses: Annotated[str, typer.Option(
         "--statuses", help="Comma-separated order statuses that count as purchases.")] = "delivered",
-    psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
-    share_points: Annotated[float, typer.Option(
-        "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
+    psi_max: PsiMax = 0.2,
+    share_points: SharePoints = 5.0,
     save_model: Annotated[Path | None, typer.Option(
         "--save-model", help="Also write the frozen reference model (JSON), e.g. for custseg monitor.")] = None,
     labels: Annotated[Path | None, typer.Option(
@@ -125,15 +130,10 @@ def monitor_command(
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the features: all, or a sliding window such as 12M (use the "
         "backtest's).")] = "all",
-    changed_share: Annotated[float, typer.Option(
-        "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
-        "would change segment.")] = 0.05,
-    reliable_ari: Annotated[float, typer.Option(
-        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this "
-        "well (ARI).")] = 0.8,
-    psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
-    share_points: Annotated[float, typer.Option(
-        "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
+    changed_share: ChangedShare = 0.05,
+    reliable_ari: ReliableAri = 0.8,
+    psi_max: PsiMax = 0.2,
+    share_points: SharePoints = 5.0,
     seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date (as the backtest's).")] = 5,
     mapping: LogMapping | None = None,
 ) -> None:
@@ -185,15 +185,10 @@ def update_command(
         help="Order statuses that count as purchases (first fit; later runs keep the model's).")] = "delivered",
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the decision's features: all, or a sliding window such as 12M.")] = "all",
-    changed_share: Annotated[float, typer.Option(
-        "--changed-share", help="Trigger: a stale model is re-trained when at least this share of customers "
-        "would change segment.")] = 0.05,
-    reliable_ari: Annotated[float, typer.Option(
-        "--reliable-ari", help="Re-training is reliable when re-trains at a date agree at least this "
-        "well (ARI).")] = 0.8,
-    psi_max: Annotated[float, typer.Option("--psi-max", help="Trigger: PSI of a model feature above this.")] = 0.2,
-    share_points: Annotated[float, typer.Option(
-        "--share-points", help="Trigger: a segment's share moving more than this many points.")] = 5.0,
+    changed_share: ChangedShare = 0.05,
+    reliable_ari: ReliableAri = 0.8,
+    psi_max: PsiMax = 0.2,
+    share_points: SharePoints = 5.0,
     seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date behind the decision.")] = 5,
     seed: Annotated[int, typer.Option("--seed", min=0, max=MAX_SEED,
                                       help="Random seed of the fits and the decision's re-trains.")] = 0,
