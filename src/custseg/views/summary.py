@@ -5,7 +5,7 @@ The report's summary section uses the same headline, so the page and the termina
 from __future__ import annotations
 
 from ..currency import Money
-from ..stability.periods import parse_period
+from ..stability.views import span_text
 from ..summary import Summary, Verdict
 
 
@@ -21,7 +21,7 @@ def verdict_headline(verdict: Verdict) -> str:
         if verdict.first_flagged is None:
             return head
         why = ", ".join(TRIGGER_WORDS.get(r, r) for r in verdict.reasons)
-        every = parse_period(verdict.interval, "interval").describe() if verdict.interval else "?"
+        every = span_text(verdict.interval)
         return f"{head} (every {every}: the backtest first flagged {verdict.first_flagged}: {why})"
     if verdict.verdict == "stable":
         if verdict.valid_until and verdict.tested_days:
