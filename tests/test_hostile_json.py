@@ -106,3 +106,15 @@ def test_report_refuses_a_stability_result_that_is_not_one(cli, fitted, tmp_path
     assert_refused(cli("report", fitted / "data", "-o", tmp_path / "r.html", "--stability", bad), 2,
                    "stability.json", words)
     assert snapshot(tmp_path) == before
+
+
+def test_report_refuses_a_stability_result_whose_summary_dates_are_not_dates(cli, fitted, tmp_path):
+    """The summary at the top reads the verdict's dates too: an edited one is the same refusal."""
+    doc = {"format": "custseg.stability/2", "protocol": {"reference_date": "2017-10-01"}, "reference": {},
+           "steps": [{}], "recommendation": {"verdict": "stable", "horizon": "not-a-date"}, "contract": {}}
+    bad = tmp_path / "stability.json"
+    bad.write_text(json.dumps(doc))
+    before = snapshot(tmp_path)
+    assert_refused(cli("report", fitted / "data", "-o", tmp_path / "r.html", "--model", fitted / "model.json",
+                       "--stability", bad), 2, "stability.json", "malformed stability result (ValueError")
+    assert snapshot(tmp_path) == before

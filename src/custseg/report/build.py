@@ -6,7 +6,8 @@ time, so the same inputs give byte-identical files.
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -128,6 +129,16 @@ def _frame(value: pd.DataFrame | Path | None, columns: list[str] | None, feature
     return read_feature_table(value, columns) if features else pd.read_parquet(value, columns=columns)
 
 
+@contextmanager
+def _stability_read(source: str | Path) -> Iterator[None]:
+    """Turn what an edited or foreign stability result breaks while it is read into a refusal naming it."""
+    try:
+        yield
+    except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
+        # a file may be edited or from another version: a block it lacks is an input problem
+        raise ModelFileError(f"malformed stability result ({exc.__class__.__name__}: {exc})", file=source) from None
+
+
 def build_report(
     data: Dataset | str | Path,
     out_path: str | Path,
@@ -188,17 +199,15 @@ def build_report(
             with idle(ds) if given else nullcontext():
                 inputs = segment_inputs(ds, model, day, features_df, assignment_df, rfm_df, cash, ds.kind)
                 sections.append(segments_section(inputs))
-                top = summary_section(summary_of(inputs, stability, len(ds.warnings)), cash, stability is not None)
+                with _stability_read(stability_source):
+                    summary = summary_of(inputs, stability, len(ds.warnings))
+                top = summary_section(summary, cash, stability is not None)
             meta.append(("segments", f"{model.k}, fitted as of {model.as_of}"))
         if stability is not None:
-            try:
+            with _stability_read(stability_source):
                 sections.append(stability_section(stability, model))
                 meta.append(("stability", f"from {stability['protocol']['reference_date']} "
                                           f"to {stability['recommendation']['horizon']}"))
-            except (KeyError, TypeError, IndexError, ValueError, AttributeError) as exc:
-                # a file may be edited or from another version: a block it lacks is an input problem
-                raise ModelFileError(f"malformed stability result ({exc.__class__.__name__}: {exc})",
-                                     file=stability_source) from None
         if history:
             from .history import history_section
 
