@@ -56,7 +56,7 @@ def test_the_cli_shows_parameters_as_its_options():
 LAYERS = [
     {"errors", "schema", "currency", "jsonfile", "hooks"},  # foundation
     {"checks", "ingest", "pgsource", "export", "pgtarget"},  # data in and out
-    {"features", "rfm", "synth"},  # features (and the synthetic data)
+    {"features", "rfm", "rfm_scores", "synth"},  # features (and the synthetic data)
     {"cards", "describe", "model", "segment", "summary"},  # segments
     {"drift", "stability", "monitor", "operate"},  # validity and operation
     {"views", "report"},  # views and the report

@@ -15,11 +15,13 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import InputError, OutputError, as_user_error
 from .ingest import connect
+
+if TYPE_CHECKING:  # pandas is imported where a frame is written: DuckDB writes the feature table
+    import pandas as pd
 
 #: Decimals kept in CSV outputs (Parquet keeps full precision): money to the cent, other numbers
 #: (days, shares, scores, distances) to three decimals, enough to read and to sort by.
@@ -120,6 +122,8 @@ def neutralise_formula(value: object) -> object:
 
 def _is_text(dtype) -> bool:
     """Whether ``dtype`` is pandas' text dtype (object columns may hold anything)."""
+    import pandas as pd
+
     return not pd.api.types.is_object_dtype(dtype) and pd.api.types.is_string_dtype(dtype)
 
 
@@ -129,6 +133,8 @@ def safe_for_spreadsheet(df: pd.DataFrame) -> pd.DataFrame:
     ``df`` itself is left alone; columns without such a cell are shared, not copied. Text columns
     are searched in bulk: millions of rows are not turned into Python strings one by one.
     """
+    import pandas as pd
+
     out = df.copy(deep=False)  # copy-on-write: replacing a column below leaves df as it is
     for col in out.columns:
         values = out[col]
@@ -149,6 +155,8 @@ def rounded_for_csv(df: pd.DataFrame) -> pd.DataFrame:
 
     ``df`` itself is left alone; only float columns are copied.
     """
+    import pandas as pd
+
     out = df.copy(deep=False)
     for col in out.columns:
         if pd.api.types.is_float_dtype(out[col].dtype):
@@ -190,6 +198,8 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
 
 def _plain_columns(df: pd.DataFrame) -> bool:
     """Whether every column of ``df`` is text (not object), an integer, a float64 or a boolean."""
+    import pandas as pd
+
     def plain(dtype) -> bool:
         return (_is_text(dtype) or pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_integer_dtype(dtype)
                 or dtype == "float64")
@@ -206,6 +216,7 @@ def _copy_csv(df: pd.DataFrame, path: Path) -> bool:
     """
     if not _plain_columns(df):
         return False
+    import pandas as pd
     import pyarrow as pa
 
     def column(name: str) -> str:

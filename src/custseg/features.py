@@ -17,12 +17,14 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from pathlib import Path
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .errors import InputError
 from .ingest import Dataset, key_text, open_data
 from .schema import DEFAULT_STATUSES, FEATURE_COLUMNS, ORDER_STATUSES, LogMapping
+
+if TYPE_CHECKING:  # pandas is imported where a DataFrame is made: `custseg features` never needs it
+    import pandas as pd
 
 #: One line per feature column, in the order of the table (used by ``--help`` and the README).
 FEATURE_DOCS: dict[str, str] = {
@@ -499,6 +501,7 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd
     fitting or assigning millions of customers does not recompute their features. With
     ``columns`` (feature names), only those are read and returned, in that order.
     """
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.dataset as pads
 

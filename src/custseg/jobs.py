@@ -16,8 +16,6 @@ from pathlib import Path
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
 from .errors import InputError
 from .export import write_json, write_table
 from .features import (DEFAULT_STATUSES, customer_features, default_as_of, is_feature_table, parse_as_of,
@@ -25,7 +23,9 @@ from .features import (DEFAULT_STATUSES, customer_features, default_as_of, is_fe
 from .ingest import open_data, validation_report
 from .schema import FEATURE_COLUMNS, LogMapping
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # pandas only where a job makes a DataFrame: `custseg features` starts without it
+    import pandas as pd
+
     from .model import SegmentModel
 
 #: Where jobs run: ``duckdb`` on this machine, ``spark`` on Apache Spark (:mod:`custseg.spark`).

@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 
 from ..schema import LogMapping
-from ..stability.views import reason_text
 from .boundary import MAX_SEED, QUIET, step_progress, app, console, err_console
 from .options import DataArg, reads_data
 
@@ -229,6 +228,8 @@ def update_command(
 def _print_update(record: dict, state: Path) -> None:
     from rich.table import Table
 
+    from ..stability.views import reason_text
+
     decided, model = record["decision"], record["model"]
     if decided.get("verdict") == "first":
         head = f"first fit: model {model['version']:04d} ({model['k']} segments) is live"
@@ -261,6 +262,7 @@ def history_command(
     from ..errors import InputError
     from ..export import write_json
     from ..operate import history, retrain_count
+    from ..stability.views import reason_text
 
     if not state.is_dir():
         raise InputError("not a state directory of custseg update", file=state)
