@@ -29,13 +29,13 @@ MONTH = Period(1, "M")
 
 
 def test_periods_parse_and_follow_the_calendar():
-    assert parse_period("1M", "--step") == MONTH
-    assert parse_period(" 2w", "--step") == Period(2, "W")
+    assert parse_period("1M", "step") == MONTH
+    assert parse_period(" 2w", "step") == Period(2, "W")
     assert parse_window("all") is None
     assert parse_window("12M") == Period(12, "M")
     for bad in ("", "M", "0M", "1.5M", "3X", "12 months"):
-        with pytest.raises(InputError, match="--step"):
-            parse_period(bad, "--step")
+        with pytest.raises(InputError, match="`step`"):
+            parse_period(bad, "step")
     assert step_dates(date(2018, 1, 31), MONTH, date(2018, 4, 30)) == [
         date(2018, 2, 28), date(2018, 3, 31), date(2018, 4, 30)]
     assert step_dates(D0, Period(2, "W"), date(2018, 1, 29)) == [date(2018, 1, 15), date(2018, 1, 29)]

@@ -155,11 +155,11 @@ def test_cli_measures_the_cost_of_one_retrain_and_replays_the_study_features(cli
 
 @pytest.mark.parametrize("args, message", [
     (["--window", "1 year"], "--window"),
-    (["--changed-share", "1.5"], "changed_share"),
+    (["--changed-share", "1.5"], "--changed-share must be in (0, 1)"),
     (["--seeds", "1"], "--seeds"),
     (["--features", "frequency,nope"], "nope"),
     (["--start", "2020-01-01"], "no step between"),
-    (["--start", "2016-01-01"], "choose a later start"),
+    (["--start", "2016-01-01"], "choose a later --start"),
 ])
 def test_cli_bad_input_exits_2_with_one_line_and_no_output(cli, nodrift_dir, tmp_path, args, message):
     out = tmp_path / "r.json"

@@ -43,11 +43,11 @@ def check(
     deployed one and bootstrap refits) of at least ``starts`` starts, as in the backtest.
     """
     if seeds < 2:
-        raise InputError(f"seeds: {seeds} is too few; the noise floor needs at least 2 re-trains")
+        raise InputError(f"`seeds`: {seeds} is too few; the noise floor needs at least 2 re-trains")
     triggers.checked()
     reference = parse_as_of(model.as_of)
     if as_of <= reference:
-        raise InputError(f"as_of {as_of} is not after the model's as-of date {reference}")
+        raise InputError(f"`as_of`: {as_of} is not after the model's as-of date {reference}")
     statuses = model.statuses
     ref_table = features_at(ds, reference, window, statuses)
     table = features_at(ds, as_of, window, statuses)

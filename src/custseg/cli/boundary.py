@@ -79,7 +79,8 @@ class ErrorBoundary(TyperGroup):
 
 
 #: Library parameters whose option is not ``--`` and the parameter's name with dashes.
-_FLAG_OF = {"n_jobs": "--jobs", "statuses": "--statuses", "master": "--spark-master", "json_file": "--json"}
+_FLAG_OF = {"n_jobs": "--jobs", "statuses": "--statuses", "master": "--spark-master", "json_file": "--json",
+            "reference": "--start"}
 
 
 def as_flags(message: str) -> str:

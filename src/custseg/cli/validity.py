@@ -99,8 +99,8 @@ def stability_command(
         raise InputError("output must end in .csv or .parquet", file=labels)
     k_value = parse_k(k)
     settings = BacktestSettings(
-        reference=feats.parse_as_of(start) if start else None, step=parse_period(step, "--step"),
-        until=feats.parse_as_of(until) if until else None, window=parse_window(window, "--window"), k=k_value,
+        reference=feats.parse_as_of(start) if start else None, step=parse_period(step, "step"),
+        until=feats.parse_as_of(until) if until else None, window=parse_window(window, "window"), k=k_value,
         algorithm=algorithm.strip().lower(), features=parse_features(features),
         changed_share=changed_share, reliable_ari=reliable_ari, seeds=seeds,
         seed=seed, statuses=feats.parse_statuses(statuses), psi_max=psi_max, share_points=share_points,
@@ -157,7 +157,7 @@ def monitor_command(
                         share_points=share_points).checked()
     fitted = SegmentModel.load(model)
     with err_console.status("checking the model"):
-        record = monitor_job(fitted, data, day, mapping=mapping, window=parse_window(window, "--window"),
+        record = monitor_job(fitted, data, day, mapping=mapping, window=parse_window(window, "window"),
                              triggers=triggers,
                              seeds=seeds)
     if output is not None:
@@ -215,7 +215,7 @@ def update_command(
 
     settings = UpdateSettings(
         k=k, algorithm=algorithm, seed=seed, statuses=feats.parse_statuses(statuses),
-        window=parse_window(window, "--window"),
+        window=parse_window(window, "window"),
         triggers=Triggers(changed_share=changed_share, reliable_ari=reliable_ari, psi_max=psi_max,
                           share_points=share_points).checked(), seeds=seeds, backtest=backtest,
         fit_options={"n_jobs": jobs})
@@ -322,7 +322,7 @@ def run_command(
     from ..pipeline import run
     from ..stability import BacktestSettings, parse_period, parse_window
 
-    settings = BacktestSettings(step=parse_period(step, "--step"), window=parse_window(window, "--window"), seeds=seeds)
+    settings = BacktestSettings(step=parse_period(step, "step"), window=parse_window(window, "window"), seeds=seeds)
     QUIET["on"] = QUIET["on"] or quiet
     with step_progress() as tick:
         result = run(data, output, as_of=feats.parse_as_of(as_of) if as_of else None, k=k, algorithm=algorithm,

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from .backtest import RESULT_FORMAT, Backtest, BacktestSettings, backtest, protocol_block, reference_fit, step_record
-from .contract import maintenance_contract, monitor_command, monitor_every_days, recommendation
+from .contract import maintenance_contract, monitor_every_days, recommendation
 from .decision import (CALENDAR_FEATURES, DEFAULT_CHANGED_SHARE, DEFAULT_RELIABLE_ARI, DEFAULT_SHARE_POINTS,
                        Assessment, Decision, Reference, Triggers, assess, decide, staleness)
 from .panel import (COMPARED_CUSTOMERS, PANEL_IDS, PANEL_SCHEMA, PANEL_TABLES, build_panel, compared_customers,
@@ -22,7 +22,7 @@ from .periods import (STUDY_FEATURES, WINDOW_SCHEMA, Period, counted_purchase_sp
                       parse_window, searching, step_dates, windowed)
 from .refits import (DEFAULT_REFITS, DIGITS, RETRAIN_STARTS, Procedure, Refit, agreement, aligned_ids, band,
                      frozen_labels, peak_memory_mb, refit, refits, reset_peak_memory, rounded)
-from .views import contract_text, decision_text, reason_text, step_table, verdict_text
+from .views import contract_text, decision_text, monitor_command, reason_text, step_table, verdict_text
 
 __all__ = [
     "Assessment", "Backtest", "BacktestSettings", "CALENDAR_FEATURES", "COMPARED_CUSTOMERS",

@@ -72,9 +72,9 @@ class BacktestSettings:
 
     def checked(self) -> BacktestSettings:
         if self.seeds < 2:
-            raise InputError(f"seeds: {self.seeds} is too few; the noise floor needs at least 2 re-trains")
+            raise InputError(f"`seeds`: {self.seeds} is too few; the noise floor needs at least 2 re-trains")
         if self.starts < 1:
-            raise InputError(f"starts: {self.starts} must be at least 1")
+            raise InputError(f"`starts`: {self.starts} must be at least 1")
         self.triggers.checked()
         return self
 
@@ -104,7 +104,7 @@ def reference_fit(ds: Dataset, day: date, settings: BacktestSettings) -> tuple[p
     table = features_at(ds, day, settings.window, settings.statuses)
     if len(table) < 20:
         raise InputError(f"only {len(table)} customers with a counted order before the reference date {day}: "
-                         "choose a later start")
+                         "choose a later `reference`")
     extra: dict[str, Any] = {"n_init": settings.n_init} if settings.n_init is not None else {}
     with idle(ds):  # the fit works in Python: DuckDB's tables wait on disk
         model = fit(table, day, k=settings.k if settings.k is not None else "auto", algorithm=settings.algorithm,
@@ -149,7 +149,7 @@ def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(),
     dates = step_dates(reference, settings.step, until)
     if not dates:
         raise InputError(f"no step between the reference date {reference} and {until} "
-                         f"(step {settings.step}): choose an earlier start or a later until")
+                         f"(`step` {settings.step}): choose an earlier `reference` or a later `until`")
     total = len(dates) + 1
     tick = progress or (lambda *_: None)
     tick(f"reference {reference}: fit", 0, total)

@@ -12,6 +12,7 @@ from datetime import date
 import pandas as pd
 
 from ..model import SegmentModel
+from .views import monitor_command
 
 
 def stable_ks(model: SegmentModel, reliable_ari: float) -> list[int]:
@@ -60,12 +61,6 @@ def monitor_every_days(retrain_days: int | None, horizon_days: int, step_days: i
     """
     interval = retrain_days if retrain_days else horizon_days
     return int(min(max(interval // 4, 7), max(step_days, 7)))
-
-
-def monitor_command(model_path: str, data_path: str, window: str) -> list[str]:
-    """The ``custseg monitor`` command line for a model file, its data and the window (as of the day it runs)."""
-    return ["custseg", "monitor", model_path, data_path, "--as-of", "YYYY-MM-DD", "--window", window,
-            "-o", "monitor.json"]
 
 
 def maintenance_contract(result: dict, cost: dict | None, model_path: str = "MODEL",

@@ -64,9 +64,9 @@ class Triggers:
 
     def checked(self) -> Triggers:
         if self.psi_max <= 0 or self.share_points <= 0:
-            raise InputError("psi_max and share_points must be positive")
+            raise InputError("`psi_max` and `share_points` must be positive")
         if not 0 < self.changed_share < 1 or not 0 < self.reliable_ari <= 1:
-            raise InputError("changed_share must be in (0, 1) and reliable_ari in (0, 1]")
+            raise InputError("`changed_share` must be in (0, 1) and `reliable_ari` in (0, 1]")
         return self
 
     def to_dict(self) -> dict:

@@ -50,19 +50,19 @@ class Period:
         return f"{n} {singular if n == 1 else plural}"
 
 
-def parse_period(text: str, option: str) -> Period:
-    """A :class:`Period` from ``"1M"``, ``"2W"``, ``"14D"``, ``"1Y"``; InputError naming ``option`` otherwise."""
+def parse_period(text: str, parameter: str = "step") -> Period:
+    """A :class:`Period` from ``"1M"``, ``"2W"``, ``"14D"``, ``"1Y"``; InputError naming ``parameter`` otherwise."""
     match = re.fullmatch(r"\s*(\d+)\s*([DWMYdwmy])\s*", str(text))
     if not match or int(match.group(1)) < 1:
-        raise InputError(f"{option}: {text!r} is not a period (expected e.g. 1M, 2W, 14D, 1Y)")
+        raise InputError(f"`{parameter}`: {text!r} is not a period (expected e.g. 1M, 2W, 14D, 1Y)")
     return Period(int(match.group(1)), match.group(2).upper())
 
 
-def parse_window(text: str, option: str = "window") -> Period | None:
+def parse_window(text: str, parameter: str = "window") -> Period | None:
     """The feature window: ``None`` for ``all`` (the whole history), else a :class:`Period`."""
     if str(text).strip().lower() == "all":
         return None
-    return parse_period(text, option)
+    return parse_period(text, parameter)
 
 
 #: The published study's six features (``--features study``): recency, monetary value, review score,

@@ -8,6 +8,16 @@ from rich.table import Table
 _UNITS = {"D": ("day", "days"), "W": ("week", "weeks"), "M": ("month", "months"), "Y": ("year", "years")}
 
 
+def monitor_command(model_path: str, data_path: str, window: str) -> list[str]:
+    """The ``custseg monitor`` command line for a model file, its data and the window (as of the day it runs).
+
+    The contract stores it for a scheduler to run; it is the one place outside the command line
+    that spells the command's options.
+    """
+    return ["custseg", "monitor", model_path, data_path, "--as-of", "YYYY-MM-DD", "--window", window,
+            "-o", "monitor.json"]
+
+
 def span_text(period: str | None) -> str:
     """'6 months' from '6M'."""
     if not period:
