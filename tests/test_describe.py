@@ -12,11 +12,11 @@ from custseg.describe import (
     compose_name,
     describe_segments,
     describe_table,
-    rich_view,
     to_json,
     to_markdown,
 )
 from custseg.errors import InputError
+from custseg.views.segments import rich_view
 
 FEATURES = [
     "recency_days", "frequency", "monetary", "mean_basket", "review_score_mean", "late_share",

@@ -73,5 +73,5 @@ def test_input_fingerprint_does_not_depend_on_the_chunk(table, monkeypatch):
     from custseg import segment
 
     whole = segment.input_fingerprint(table)
-    monkeypatch.setattr(segment, "FINGERPRINT_CHUNK", 7)
+    monkeypatch.setattr(segment.assembly, "FINGERPRINT_CHUNK", 7)
     assert segment.input_fingerprint(table) == whole

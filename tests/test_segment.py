@@ -154,7 +154,7 @@ def test_choice_refuses_when_every_candidate_has_a_tiny_segment():
 
 
 def test_candidate_table_names_each_reason():
-    from custseg.segment import _short
+    from custseg.views.segments import _short
 
     assert _short("a segment below 2%; a segment above 80%") == "small,large"
     assert _short("a segment dissolves under resampling; noise above 25%") == "unstable,noise"

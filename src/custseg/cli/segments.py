@@ -65,7 +65,7 @@ def fit_command(
     """
     from ..features import parse_statuses
     from ..jobs import fit_job
-    from ..segment import candidate_table, segment_table
+    from ..views.segments import candidate_table, segment_table
 
     names = [f.strip() for f in features.split(",") if f.strip()] if features else None
     with err_console.status("computing features") if engine is Engine.duckdb else nullcontext():
@@ -150,7 +150,8 @@ def describe_command(
     Fidelity: accuracy = share of all customers the rules place correctly, with precision, recall.
     """
     from ..currency import money
-    from ..describe import data_kind, rich_view, to_json, to_markdown
+    from ..describe import data_kind, to_json, to_markdown
+    from ..views.segments import rich_view
     from ..model import SegmentModel
 
     segments = SegmentModel.load(model).segments
