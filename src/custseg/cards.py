@@ -125,24 +125,21 @@ def _count_words(feature: str, low: int | None, high: int | None) -> str:
     return f"{low} or more {noun}" if low is not None else f"at most {high} {noun}"
 
 
-def _bound_words(feature: str, low: float | None, high: float | None, money: Money) -> str:
-    def v(x: float) -> str:
-        return value_text(feature, x, money)
+#: How a rule's bounds on a measured feature read: (both bounds, lower only, upper only). Lateness
+#: speaks of delivery, every other feature of its name.
+BOUND_WORDS: dict[bool, tuple[str, str, str]] = {
+    True: ("delivered between {low} and {high} on average", "delivered later than {low} on average",
+           "delivered {high} or earlier on average"),
+    False: ("{name} over {low} and at most {high}", "{name} over {low}", "{name} at most {high}"),
+}
 
-    if feature in LATENESS:
-        if low is not None and high is not None:
-            return f"delivered between {v(low)} and {v(high)} on average"
-        if low is not None:
-            return f"delivered later than {v(low)} on average"
-        assert high is not None  # a rule has a bound
-        return f"delivered {v(high)} or earlier on average"
-    name = label(feature)
-    if low is not None and high is not None:
-        return f"{name} over {v(low)} and at most {v(high)}"
-    if low is not None:
-        return f"{name} over {v(low)}"
-    assert high is not None  # a rule has a bound
-    return f"{name} at most {v(high)}"
+
+def _bound_words(feature: str, low: float | None, high: float | None, money: Money) -> str:
+    both, above, below = BOUND_WORDS[feature in LATENESS]
+    assert low is not None or high is not None  # a rule has a bound
+    template = both if low is not None and high is not None else above if low is not None else below
+    return template.format(name=label(feature), low=None if low is None else value_text(feature, low, money),
+                           high=None if high is None else value_text(feature, high, money))
 
 
 def condition_text(cond: dict, money: Money) -> str:
