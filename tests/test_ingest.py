@@ -312,6 +312,20 @@ def test_upper_case_hex_ids_stay_text(synth_dir, tmp_path):
     assert set(features(ds, "2018-01-01")["customer_unique_id"]) <= set(customers["customer_unique_id"])
 
 
+@pytest.mark.parametrize("odd", ["0000000000000000000000000000_abc", "000000000000000000000000000000 1",
+                                 "0x000000000000000000000000000abc"])
+def test_ids_a_hex_cast_would_misread_stay_text(synth_dir, tmp_path, odd):
+    # 32 characters that DuckDB's hex cast reads (a digit separator) or that look like hex: kept as
+    # written, never as a number that would read back as another text
+    data = copy_export(Path(synth_dir), tmp_path / "data")
+    customers = read(data, "customers")
+    customers.loc[0, "customer_unique_id"] = odd
+    write(data, "customers", customers)
+    ds = load(data)
+    assert _key_types(ds)[("customers", "customer_unique_id")] == "VARCHAR"
+    assert ds.scalar("SELECT count(*) FROM customers WHERE customer_unique_id = ?", [odd]) == 1
+
+
 def test_idle_puts_duckdb_on_a_small_budget_and_restores_it(synth_dir):
     ds = load(synth_dir)
     before = ds.scalar("SELECT current_setting('memory_limit')")
