@@ -174,9 +174,10 @@ def fit_job(data: str | Path, output: str | Path | None = None, *, as_of: Day | 
             statuses: tuple[str, ...] = DEFAULT_STATUSES, mapping: LogMapping | None = None,
             previous: str | Path | SegmentModel | None = None, features: list[str] | None = None,
             assignments: str | Path | None = None, engine: str = "duckdb", master: str | None = None,
-            progress: bool = False, **fit_options: Any) -> SegmentModel:
+            progress: Progress | None = None, **fit_options: Any) -> SegmentModel:
     """Find segments in DATA and return the model; with ``output`` save it there, with ``assignments``
-    write the customers' segments (on Spark: every customer, as Parquet).
+    write the customers' segments (on Spark: every customer, as Parquet). ``progress``, when given,
+    is called as ``(step, done, total)`` as each step starts, and by the model search.
 
     DATA may be a feature table (then ``as_of`` is the date it was computed at, and required).
     ``fit_options`` go to :func:`custseg.segment.fit` (k, algorithm, seed, min_share, ...).
@@ -201,6 +202,8 @@ def fit_job(data: str | Path, output: str | Path | None = None, *, as_of: Day | 
     else:
         if as_of is None and mapping is None and is_feature_table(data):
             raise InputError("`as_of`: give the date the feature table was computed at", file=data)
+        if progress is not None:
+            progress("computing features", 0, 0)
         day, table = _features_of(data, as_of, statuses, mapping)
         assert day is not None  # a feature table has its date from as_of
         model = fit(table, day, features=features, previous=old, statuses=statuses, progress=progress,

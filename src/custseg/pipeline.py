@@ -187,7 +187,7 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
             del scored
             step("fit")
             model = fit(table, day, k=k, algorithm=algorithm, seed=seed, statuses=statuses,
-                        progress=inside("fit", tick) or False)
+                        progress=inside("fit", tick))
             files["model"] = model.save(out / "model.json")
             step("assign")
             files["segments"] = write_table(model.assignment_, out / "segments.csv")

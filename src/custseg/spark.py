@@ -18,7 +18,6 @@ import re
 import shutil
 import tempfile
 import warnings
-from contextlib import AbstractContextManager, nullcontext
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +30,7 @@ from .features import FEATURE_DTYPES, feature_sql, parse_as_of, typed_features
 from .ingest import typed_column
 from .model import SegmentModel
 from .schema import DEFAULT_STATUSES, ORDER_STATUSES, TABLES, TableSpec
-from .segment import SearchSettings, fit
+from .segment import Progress, SearchSettings, fit
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -464,37 +463,31 @@ def fit_job(
     sample_size: int = SearchSettings.sample_size,
     seed: int = 0,
     assignments: str | Path | None = None,
-    progress: bool = False,
+    progress: Progress | None = None,
     **fit_options,
 ) -> SegmentModel:
     """Fit a model on Spark's stratified sample of ``data``'s customers (scikit-learn on the driver).
 
     ``fit_options`` go to :func:`custseg.segment.fit`. With ``assignments``, every customer (not
-    only the sample) is assigned on Spark and written there as Parquet. With ``progress``, each
-    step shows on stderr.
+    only the sample) is assigned on Spark and written there as Parquet. ``progress``, when given,
+    is called as ``(step, done, total)`` as each step starts, and by the model search.
     """
+    tick = progress or (lambda *_: None)
     if assignments is not None:
         assignments = check_parquet_target(assignments)
     spark = spark_session(master)
-    with _status(progress, "computing features and drawing the fit sample on Spark"):
-        day, table = prepared_features(spark, data, as_of, statuses)
-        if day is None:
-            raise InputError("`as_of`: give the date the feature table was computed at", file=uri(data))
-        table = _kept_non_empty(table, day, statuses)
-        sample = fit_sample(table, day, sample_size, seed)
+    tick("computing features and drawing the fit sample on Spark", 0, 0)
+    day, table = prepared_features(spark, data, as_of, statuses)
+    if day is None:
+        raise InputError("`as_of`: give the date the feature table was computed at", file=uri(data))
+    table = _kept_non_empty(table, day, statuses)
+    sample = fit_sample(table, day, sample_size, seed)
     model = fit(sample, day, seed=seed, statuses=tuple(statuses), sample_size=sample_size, progress=progress,
                 **fit_options)
     if assignments is not None:
-        with _status(progress, "assigning every customer on Spark"):
-            write_parquet(assign(model, table), assignments)
+        tick("assigning every customer on Spark", 0, 0)
+        write_parquet(assign(model, table), assignments)
     return model
-
-
-def _status(show: bool, text: str) -> AbstractContextManager:
-    """A spinner on stderr saying ``text`` while a Spark step runs, when ``show``."""
-    from rich.console import Console
-
-    return Console(stderr=True).status(text) if show else nullcontext()
 
 
 def assign_job(

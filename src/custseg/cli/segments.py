@@ -1,7 +1,6 @@
 """Commands on segments: fit, assign, describe."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..schema import LogMapping
-from .boundary import MAX_SEED, say_default_as_of, app, console, err_console
+from .boundary import MAX_SEED, say_default_as_of, app, console, err_console, step_progress
 from .options import DataArg, Engine, EngineOpt, SparkMaster, reads_data
 
 
@@ -68,10 +67,10 @@ def fit_command(
     from ..views.segments import candidate_table, segment_table
 
     names = [f.strip() for f in features.split(",") if f.strip()] if features else None
-    with err_console.status("computing features") if engine is Engine.duckdb else nullcontext():
+    with step_progress() as tick:
         model = fit_job(data, output, as_of=as_of, statuses=parse_statuses(statuses), mapping=mapping,
                         previous=previous, features=names, assignments=assignments, engine=engine.value,
-                        master=spark_master, progress=True, k=k, algorithm=algorithm, seed=seed,
+                        master=spark_master, progress=tick, k=k, algorithm=algorithm, seed=seed,
                         min_share=min_share, max_share=max_share, sample_size=sample_size, bootstrap=bootstrap,
                         n_jobs=jobs)
     console.print(candidate_table(model))

@@ -56,7 +56,6 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from pathlib import Path
-from collections.abc import Callable
 
 import pandas as pd
 
@@ -68,7 +67,7 @@ from ..schema import DEFAULT_STATUSES
 from .assembly import FINGERPRINT_CHUNK, assembled, input_fingerprint, library_versions
 from .candidates import Candidate, SilhouetteSubset, choose, judged, measured, search, silhouette_subset
 from .fits import (
-    IDLE_WORKER_SECONDS, FitTask, die_with_parent, family_fits, family_params, family_results, fit_tasks,
+    IDLE_WORKER_SECONDS, FitTask, Progress, die_with_parent, family_fits, family_params, family_results, fit_tasks,
     nearest, worker_backend,
 )
 from .preprocessing import (
@@ -80,13 +79,13 @@ from .settings import (
 )
 
 __all__ = [
-    "ALGORITHMS", "CHOICE_RULE", "DEFAULT_FEATURES", "FINGERPRINT_CHUNK", "HDBSCAN_MIN_SAMPLES", "HDBSCAN_SIZES",
-    "IDENTITY_FEATURES", "IDLE_WORKER_SECONDS", "JACCARD_MIN", "LOG1P_FEATURES", "MIN_CUSTOMERS", "NOISE_MAX",
-    "SCORE_TIE", "SEARCH_CONSTRAINTS", "Candidate", "FitTask", "SearchSettings", "SilhouetteSubset", "assembled",
-    "checked_feature_names", "choose", "default_features", "default_transform", "die_with_parent", "family_fits",
-    "family_params", "family_results", "fit", "fit_preprocessing", "fit_sample", "fit_tasks", "input_fingerprint",
-    "judged", "library_versions", "measured", "nearest", "parse_k", "random_subset", "search", "silhouette_subset",
-    "worker_backend",
+    "ALGORITHMS", "CHOICE_RULE", "Candidate", "DEFAULT_FEATURES", "FINGERPRINT_CHUNK", "FitTask",
+    "HDBSCAN_MIN_SAMPLES", "HDBSCAN_SIZES", "IDENTITY_FEATURES", "IDLE_WORKER_SECONDS", "JACCARD_MIN",
+    "LOG1P_FEATURES", "MIN_CUSTOMERS", "NOISE_MAX", "Progress", "SCORE_TIE", "SEARCH_CONSTRAINTS", "SearchSettings",
+    "SilhouetteSubset", "assembled", "checked_feature_names", "choose", "default_features", "default_transform",
+    "die_with_parent", "family_fits", "family_params", "family_results", "fit", "fit_preprocessing", "fit_sample",
+    "fit_tasks", "input_fingerprint", "judged", "library_versions", "measured", "nearest", "parse_k",
+    "random_subset", "search", "silhouette_subset", "worker_backend",
 ]
 
 
@@ -116,7 +115,7 @@ def fit(
     min_share: float = 0.02,
     previous: SegmentModel | str | Path | None = None,
     statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
-    progress: bool | Callable[[str, int, int], None] = False,
+    progress: Progress | None = None,
     **search_options,
 ) -> SegmentModel:
     """Fit a segmentation of the customers of ``data`` as of ``as_of``.
@@ -126,7 +125,9 @@ def fit(
     (a model or its file), segment ids and names carry over (:func:`custseg.model.alignment`).
     ``search_options`` are further :class:`SearchSettings` fields (``sample_size``,
     ``subsample``, ``bootstrap``, ``silhouette_size``, ``n_init``, ``k_min``, ``k_max``...).
-    The returned model has ``assignment_``: the training customers' assignment.
+    ``progress``, when given, is called as ``(description, done, total)`` after each fit of the
+    search (:mod:`custseg.views.progress` draws it). The returned model has ``assignment_``: the
+    training customers' assignment.
     """
     day = parse_as_of(as_of)
     unknown = set(search_options) - set(SearchSettings.__dataclass_fields__)

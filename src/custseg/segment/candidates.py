@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -16,7 +15,7 @@ from sklearn.metrics import (
 from sklearn.metrics.cluster import contingency_matrix
 
 from ..errors import InputError
-from .fits import FitTask, family_results, nearest
+from .fits import FitTask, Progress, family_results, nearest
 from .preprocessing import random_subset
 from .settings import ALGORITHMS, JACCARD_MIN, NOISE_MAX, SCORE_TIE, SearchSettings
 
@@ -183,7 +182,7 @@ def choose(cands: list[Candidate], settings: SearchSettings) -> tuple[Candidate,
 
 
 def search(z: np.ndarray, settings: SearchSettings,
-           progress: bool | Callable[[str, int, int], None] = False) -> list[Candidate]:
+           progress: Progress | None = None) -> list[Candidate]:
     """Every candidate of the search on the model-space fit sample ``z``, judged."""
     results, tasks = family_results(z, settings, progress)
     sil = silhouette_subset(z, settings.silhouette_size, settings.seed)

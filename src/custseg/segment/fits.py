@@ -6,15 +6,12 @@ import functools
 import math
 import os
 import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
 from joblib._parallel_backends import LokyBackend
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from scipy.cluster.hierarchy import fcluster, linkage
 from sklearn.cluster import HDBSCAN, KMeans
 from sklearn.mixture import GaussianMixture
@@ -24,6 +21,9 @@ from ..hooks import pause_point
 from ..model import nearest_centroids, rounded
 from .preprocessing import random_subset
 from .settings import ALGORITHMS, HDBSCAN_MIN_SAMPLES, HDBSCAN_SIZES, SearchSettings
+
+#: A progress callback, called as ``(description, done, total)``.
+Progress = Callable[[str, int, int], None]
 
 # ---------------------------------------------------------------------------------------------
 # Algorithms: every one ends as centroids in model space
@@ -125,7 +125,7 @@ def worker_backend() -> LokyBackend:
 
 
 def family_results(x: np.ndarray, settings: SearchSettings,
-                   progress: bool | Callable[[str, int, int], None]) -> tuple[dict, list[FitTask]]:
+                   progress: Progress | None = None) -> tuple[dict, list[FitTask]]:
     """Per task, centroids and noise share per parameter, keyed by (algorithm, replicate); the tasks.
 
     Tasks run in ``n_jobs`` processes; each is seeded by its own (seed, replicate), so the result
@@ -138,7 +138,8 @@ def family_results(x: np.ndarray, settings: SearchSettings,
         for t in tasks
     )
     results = {}
-    with _progress(progress, settings.algorithms(), settings.bootstrap) as advance, warnings.catch_warnings():
+    advance = _advances(progress, settings.algorithms(), settings.bootstrap)
+    with warnings.catch_warnings():
         # an interrupted search cancels the queued fits; joblib's advice about unused results is noise then
         warnings.filterwarnings("ignore", message=".*tasks have been successfully executed", category=UserWarning)
         # a worker that ended idle just as work came is replaced by joblib; its warning is noise too
@@ -151,27 +152,17 @@ def family_results(x: np.ndarray, settings: SearchSettings,
     return results, tasks
 
 
-# ---------------------------------------------------------------------------------------------
-# Progress
+def _advances(progress: Progress | None, algorithms: tuple[str, ...],
+              bootstrap: int) -> dict[str, Callable[[], None]]:
+    """Per algorithm, a function to call after each of its fits: reports ``(description, done, total)``
+    to ``progress`` (a view draws it: :mod:`custseg.views.progress`)."""
+    done = dict.fromkeys(algorithms, 0)
 
+    def advance(algorithm: str) -> None:
+        done[algorithm] += 1
+        if progress is not None:
+            progress(f"{algorithm}: fit + {bootstrap} refits", done[algorithm], 1 + bootstrap)
 
-@contextmanager
-def _progress(show: bool | Callable[[str, int, int], None], algorithms: tuple[str, ...],
-              bootstrap: int) -> Iterator[dict[str, Callable[[], None]]]:
-    """Per algorithm, a function to call after each of its fits: advances Rich bars (``show`` True),
-    or reports ``(description, done, total)`` to ``show`` when it is a callback."""
-    if callable(show):
-        done = dict.fromkeys(algorithms, 0)
-
-        def advance(algorithm: str) -> None:
-            done[algorithm] += 1
-            show(f"{algorithm}: fit + {bootstrap} refits", done[algorithm], 1 + bootstrap)
-
-        if algorithms:
-            show(f"{algorithms[0]}: fit + {bootstrap} refits", 0, 1 + bootstrap)
-        yield {a: functools.partial(advance, a) for a in algorithms}
-        return
-    columns = (TextColumn("{task.description:<22}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), disable=not show, transient=False) as bar:
-        tasks = {a: bar.add_task(f"{a}: fit + {bootstrap} refits", total=1 + bootstrap) for a in algorithms}
-        yield {a: functools.partial(bar.advance, t) for a, t in tasks.items()}
+    if algorithms and progress is not None:
+        progress(f"{algorithms[0]}: fit + {bootstrap} refits", 0, 1 + bootstrap)
+    return {a: functools.partial(advance, a) for a in algorithms}
