@@ -51,42 +51,37 @@ class Persona:
 # item, a skipped review) would become a tiny far-away group once features are standardised, so
 # one-order personas always buy one item and always review; multi-item orders and skipped reviews
 # belong to frequent_small_buyer, whose averages over several orders vary smoothly.
-PERSONAS: tuple[Persona, ...] = (
-    Persona(
-        name="casual_one_timer", share=0.52, basket=(60, 120), freight_share=(0.12, 0.25),
-        items=(1.0,), payment=(0.55, 0.40, 0.05, 0.0), installments=(1, 1),
-        lateness_days=(-14, -4), estimate_days=(18, 30), scores=(0, 0, 0, 0.45, 0.55),
-    ),
-    Persona(
-        name="satisfied_big_spender", share=0.15, basket=(500, 2000), freight_share=(0.03, 0.08),
-        items=(1.0,), payment=(0.9, 0.1, 0.0, 0.0), installments=(1, 4),
-        lateness_days=(-20, -12), estimate_days=(22, 32), scores=(0, 0, 0, 0.07, 0.93),
-        repeat_share=0.02,
-        categories=("informatica_acessorios", "eletronicos", "eletrodomesticos", "moveis_decoracao",
-                    "telefonia", "climatizacao", "pc_gamer"),
-    ),
-    Persona(
-        name="unhappy_late", share=0.15, basket=(100, 200), freight_share=(0.12, 0.25),
-        items=(1.0,), payment=(0.7, 0.3, 0.0, 0.0), installments=(1, 3),
-        lateness_days=(7, 25), estimate_days=(15, 28), scores=(0.7, 0.3, 0, 0, 0),
-        categories=("moveis_decoracao", "cama_mesa_banho", "moveis_escritorio", "casa_construcao"),
-    ),
-    Persona(
-        name="installment_bargain_hunter", share=0.15, basket=(150, 400), freight_share=(0.30, 0.40),
-        items=(1.0,), payment=(1.0, 0.0, 0.0, 0.0), installments=(8, 10),
-        lateness_days=(-12, -3), estimate_days=(18, 30), scores=(0, 0, 0.5, 0.5, 0),
-        voucher_addon=0.0,
-        categories=("telefonia", "relogios_presentes", "eletroportateis", "consoles_games",
-                    "portateis_cozinha_e_preparadores_de_alimentos"),
-    ),
-    Persona(
-        name="frequent_small_buyer", share=0.03, basket=(20, 50), freight_share=(0.15, 0.28),
-        items=(0.6, 0.4), payment=(0.5, 0.4, 0.1, 0.0), installments=(1, 1),
-        lateness_days=(-14, -4), estimate_days=(15, 25), scores=(0, 0, 0, 0.4, 0.6),
-        orders=(3, 8), review_share=0.75,
-        categories=("beleza_saude", "perfumaria", "papelaria", "livros_interesse_geral", "pet_shop"),
-    ),
-)
+#: What each persona buys: share of customers, R$ per order, freight share, item-count
+#: probabilities, main payment type probabilities, card installments (fields of :class:`Persona`).
+_BUYING: dict[str, tuple] = {
+    "casual_one_timer": (0.52, (60, 120), (0.12, 0.25), (1.0,), (0.55, 0.40, 0.05, 0.0), (1, 1)),
+    "satisfied_big_spender": (0.15, (500, 2000), (0.03, 0.08), (1.0,), (0.9, 0.1, 0.0, 0.0), (1, 4)),
+    "unhappy_late": (0.15, (100, 200), (0.12, 0.25), (1.0,), (0.7, 0.3, 0.0, 0.0), (1, 3)),
+    "installment_bargain_hunter": (0.15, (150, 400), (0.30, 0.40), (1.0,), (1.0, 0.0, 0.0, 0.0), (8, 10)),
+    "frequent_small_buyer": (0.03, (20, 50), (0.15, 0.28), (0.6, 0.4), (0.5, 0.4, 0.1, 0.0), (1, 1)),
+}
+#: How each persona is served and reviews: lateness days, estimate days, review score probabilities.
+_SERVICE: dict[str, tuple] = {
+    "casual_one_timer": ((-14, -4), (18, 30), (0, 0, 0, 0.45, 0.55)),
+    "satisfied_big_spender": ((-20, -12), (22, 32), (0, 0, 0, 0.07, 0.93)),
+    "unhappy_late": ((7, 25), (15, 28), (0.7, 0.3, 0, 0, 0)),
+    "installment_bargain_hunter": ((-12, -3), (18, 30), (0, 0, 0.5, 0.5, 0)),
+    "frequent_small_buyer": ((-14, -4), (15, 25), (0, 0, 0, 0.4, 0.6)),
+}
+#: What else sets a persona apart: orders, repeat and review chances, vouchers, favourite categories.
+_EXTRAS: dict[str, dict] = {
+    "satisfied_big_spender": dict(repeat_share=0.02, categories=(
+        "informatica_acessorios", "eletronicos", "eletrodomesticos", "moveis_decoracao", "telefonia", "climatizacao",
+        "pc_gamer")),
+    "unhappy_late": dict(categories=("moveis_decoracao", "cama_mesa_banho", "moveis_escritorio", "casa_construcao")),
+    "installment_bargain_hunter": dict(voucher_addon=0.0, categories=(
+        "telefonia", "relogios_presentes", "eletroportateis", "consoles_games",
+        "portateis_cozinha_e_preparadores_de_alimentos")),
+    "frequent_small_buyer": dict(orders=(3, 8), review_share=0.75, categories=(
+        "beleza_saude", "perfumaria", "papelaria", "livros_interesse_geral", "pet_shop")),
+}
+PERSONAS: tuple[Persona, ...] = tuple(Persona(name, *_BUYING[name], *_SERVICE[name], **_EXTRAS.get(name, {}))
+                                      for name in _BUYING)
 
 #: The persona that appears from the drift month on (share 0 without drift).
 VOUCHER_DEAL_SEEKER = Persona(
@@ -140,10 +135,9 @@ def _horizon(start: str | date, months: int) -> _Horizon:
 
 
 def _parse_start(start: str | date) -> date:
-    if isinstance(start, date):
-        return start
+    """``start`` as a date: a ``date`` as it is, else text read as YYYY-MM-DD."""
     try:
-        return date.fromisoformat(str(start).strip())
+        return start if isinstance(start, date) else date.fromisoformat(str(start).strip())
     except ValueError:
         raise InputError(f"start: {start!r} is not a date (expected YYYY-MM-DD)") from None
 

@@ -67,27 +67,51 @@ _ACCENTED = {
     "maringa": "maringá", "ribeirao preto": "ribeirão preto", "vitoria": "vitória",
 }
 
-# (Portuguese category, English translation or None, popularity weight)
-_CATEGORIES: tuple[tuple[str, str | None, float], ...] = (
-    ("cama_mesa_banho", "bed_bath_table", 11.1), ("beleza_saude", "health_beauty", 9.7),
-    ("esporte_lazer", "sports_leisure", 8.7), ("moveis_decoracao", "furniture_decor", 7.4),
-    ("informatica_acessorios", "computers_accessories", 6.9), ("utilidades_domesticas", "housewares", 6.2),
-    ("relogios_presentes", "watches_gifts", 5.3), ("telefonia", "telephony", 4.0),
-    ("ferramentas_jardim", "garden_tools", 3.9), ("automotivo", "auto", 3.8),
-    ("brinquedos", "toys", 3.7), ("cool_stuff", "cool_stuff", 3.4), ("perfumaria", "perfumery", 3.1),
-    ("bebes", "baby", 2.7), ("eletronicos", "electronics", 2.5), ("papelaria", "stationery", 2.3),
-    ("fashion_bolsas_e_acessorios", "fashion_bags_accessories", 1.8), ("pet_shop", "pet_shop", 1.7),
-    ("moveis_escritorio", "office_furniture", 1.5), ("consoles_games", "consoles_games", 1.0),
-    ("malas_acessorios", "luggage_accessories", 1.0),
-    ("construcao_ferramentas_construcao", "construction_tools_construction", 0.8),
-    ("eletrodomesticos", "home_appliances", 0.7), ("instrumentos_musicais", "musical_instruments", 0.6),
-    ("eletroportateis", "small_appliances", 0.6), ("casa_construcao", "home_construction", 0.5),
-    ("livros_interesse_geral", "books_general_interest", 0.5), ("alimentos", "food", 0.4),
-    ("moveis_sala", "furniture_living_room", 0.4), ("casa_conforto", "home_confort", 0.4),
-    ("bebidas", "drinks", 0.3), ("audio", "audio", 0.3), ("market_place", "market_place", 0.3),
-    ("climatizacao", "air_conditioning", 0.3), ("artes", "art", 0.2), ("flores", "flowers", 0.05),
-    # the real export has these two without an English name
-    ("pc_gamer", None, 0.1), ("portateis_cozinha_e_preparadores_de_alimentos", None, 0.1),
+#: Product categories, one a row: Portuguese name, English translation ("-": the real export has
+#: none, as for the last two), popularity weight.
+_CATEGORY_ROWS = """
+cama_mesa_banho                               bed_bath_table                  11.1
+beleza_saude                                  health_beauty                   9.7
+esporte_lazer                                 sports_leisure                  8.7
+moveis_decoracao                              furniture_decor                 7.4
+informatica_acessorios                        computers_accessories           6.9
+utilidades_domesticas                         housewares                      6.2
+relogios_presentes                            watches_gifts                   5.3
+telefonia                                     telephony                       4.0
+ferramentas_jardim                            garden_tools                    3.9
+automotivo                                    auto                            3.8
+brinquedos                                    toys                            3.7
+cool_stuff                                    cool_stuff                      3.4
+perfumaria                                    perfumery                       3.1
+bebes                                         baby                            2.7
+eletronicos                                   electronics                     2.5
+papelaria                                     stationery                      2.3
+fashion_bolsas_e_acessorios                   fashion_bags_accessories        1.8
+pet_shop                                      pet_shop                        1.7
+moveis_escritorio                             office_furniture                1.5
+consoles_games                                consoles_games                  1.0
+malas_acessorios                              luggage_accessories             1.0
+construcao_ferramentas_construcao             construction_tools_construction 0.8
+eletrodomesticos                              home_appliances                 0.7
+instrumentos_musicais                         musical_instruments             0.6
+eletroportateis                               small_appliances                0.6
+casa_construcao                               home_construction               0.5
+livros_interesse_geral                        books_general_interest          0.5
+alimentos                                     food                            0.4
+moveis_sala                                   furniture_living_room           0.4
+casa_conforto                                 home_confort                    0.4
+bebidas                                       drinks                          0.3
+audio                                         audio                           0.3
+market_place                                  market_place                    0.3
+climatizacao                                  air_conditioning                0.3
+artes                                         art                             0.2
+flores                                        flowers                         0.05
+pc_gamer                                      -                               0.1
+portateis_cozinha_e_preparadores_de_alimentos -                               0.1
+"""
+_CATEGORIES: tuple[tuple[str, str | None, float], ...] = tuple(
+    (name, None if english == "-" else english, float(weight))
+    for name, english, weight in (row.split() for row in _CATEGORY_ROWS.strip().splitlines())
 )
 _NO_CATEGORY_WEIGHT = 1.8  # products without a category (their name/description fields are empty too)
 
