@@ -16,7 +16,7 @@ from .features import parse_as_of
 from .ingest import Dataset
 from .model import SegmentModel
 from .stability import (DEFAULT_REFITS, RETRAIN_STARTS, Period, Procedure, Reference, Triggers, assess,
-                        decision_text, features_at, rounded)
+                        decision_text, features_at, fixed_decimals)
 
 #: Version of the JSON record written by ``custseg monitor -o``.
 RECORD_FORMAT = "custseg.monitor/2"
@@ -72,8 +72,8 @@ def check(
         "ari": found.agreement["ari"],
         "floor": found.agreement["floor"],
         "changed_share": {"median": decision["changed_share"],
-                          "per_retrain": [rounded(c) for c in found.changed_shares]},
-        "drift": [{**row, "psi": rounded(row["psi"]), "ks": rounded(row["ks"])}
+                          "per_retrain": [fixed_decimals(c) for c in found.changed_shares]},
+        "drift": [{**row, "psi": fixed_decimals(row["psi"]), "ks": fixed_decimals(row["ks"])}
                   for row in found.drift.to_dict("records")],
         "shares": {"reference": ref.shares, "current": found.shares},
         "share_moves": found.share_moves,

@@ -20,20 +20,20 @@ from .panel import (COMPARED_CUSTOMERS, PANEL_IDS, PANEL_SCHEMA, PANEL_TABLES, b
 from .periods import (STUDY_FEATURES, WINDOW_SCHEMA, Period, counted_purchase_span, customers_at, default_reference,
                       default_until, features_at, first_month_start_after, parse_features, parse_period,
                       parse_window, searching, step_dates, windowed)
-from .refits import (DEFAULT_REFITS, DIGITS, RETRAIN_STARTS, Procedure, Refit, agreement, aligned_ids, band,
-                     frozen_labels, peak_memory_mb, refit, refits, reset_peak_memory, rounded)
+from .refits import (DECIMALS, DEFAULT_REFITS, RETRAIN_STARTS, Procedure, Refit, agreement, aligned_ids, band,
+                     fixed_decimals, frozen_labels, peak_memory_mb, refit, refits, reset_peak_memory)
 from .views import contract_text, decision_text, monitor_command, reason_text, step_table, verdict_text
 
 __all__ = [
     "Assessment", "Backtest", "BacktestSettings", "CALENDAR_FEATURES", "COMPARED_CUSTOMERS",
-    "DEFAULT_CHANGED_SHARE", "DEFAULT_REFITS", "DEFAULT_RELIABLE_ARI", "DEFAULT_SHARE_POINTS", "DIGITS",
+    "DECIMALS", "DEFAULT_CHANGED_SHARE", "DEFAULT_REFITS", "DEFAULT_RELIABLE_ARI", "DEFAULT_SHARE_POINTS",
     "Decision", "PANEL_IDS", "PANEL_SCHEMA", "PANEL_TABLES", "Period", "Procedure", "RESULT_FORMAT",
     "RETRAIN_STARTS", "Reference", "Refit", "STUDY_FEATURES", "Triggers", "WINDOW_SCHEMA", "agreement",
     "aligned_ids", "assess", "backtest", "band", "build_panel", "compared_customers", "compared_panel",
     "contract_text", "counted_purchase_span", "customers_at", "decide", "decision_text", "default_reference",
-    "default_until", "drop_panel", "features_at", "first_month_start_after", "frozen_labels",
+    "default_until", "drop_panel", "features_at", "fixed_decimals", "first_month_start_after", "frozen_labels",
     "in_compared_share", "maintenance_contract", "monitor_command", "monitor_every_days", "panel_ids",
     "parse_features", "parse_period", "parse_window", "peak_memory_mb", "protocol_block", "reason_text",
-    "recommendation", "reference_fit", "refit", "refits", "reset_peak_memory", "rounded", "searching",
+    "recommendation", "reference_fit", "refit", "refits", "reset_peak_memory", "searching",
     "staleness", "step_dates", "step_record", "step_table", "verdict_text", "windowed",
 ]

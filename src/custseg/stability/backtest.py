@@ -31,8 +31,8 @@ from .decision import (DEFAULT_CHANGED_SHARE, DEFAULT_RELIABLE_ARI, DEFAULT_SHAR
                        assess, rule)
 from .panel import COMPARED_CUSTOMERS, compared_customers, compared_panel, customers_total
 from .periods import (Period, counted_purchase_span, default_reference, default_until, features_at, step_dates)
-from .refits import (DEFAULT_REFITS, RETRAIN_STARTS, Procedure, agreement, frozen_labels, peak_memory_mb,
-                     refits, reset_peak_memory, rounded)
+from .refits import (DEFAULT_REFITS, RETRAIN_STARTS, Procedure, agreement, fixed_decimals, frozen_labels,
+                     peak_memory_mb, refits, reset_peak_memory)
 
 #: Version of the JSON written by :func:`backtest` (bump on an incompatible change).
 RESULT_FORMAT = "custseg.stability/2"
@@ -209,11 +209,11 @@ def step_record(table: pd.DataFrame, day: date, model: SegmentModel, procedure: 
         "ari": {"all": found.agreement["ari"], "cohort": cohort["ari"] if cohort else None},
         "floor": {"all": found.agreement["floor"], "cohort": cohort["floor"] if cohort else None},
         "changed_share": {"median": found.decision.changed_share,
-                          "per_retrain": [rounded(c) for c in found.changed_shares]},
+                          "per_retrain": [fixed_decimals(c) for c in found.changed_shares]},
         "shares": {"frozen": found.shares},
         "share_moves": found.share_moves,
         "migration": found.migration(),
-        "drift": [{**row, "psi": rounded(row["psi"]), "ks": rounded(row["ks"])}
+        "drift": [{**row, "psi": fixed_decimals(row["psi"]), "ks": fixed_decimals(row["ks"])}
                   for row in found.drift.to_dict("records")],
         "drivers": drift_drivers(found.drift, model.feature_names),
         "decision": found.decision.to_dict(),

@@ -35,7 +35,7 @@ from scipy import sparse
 from ..drift import PSI_MAJOR, feature_drift, migration_matrix, segment_shares
 from ..errors import InputError
 from ..model import SegmentModel
-from .refits import Procedure, aligned_ids, agreement, frozen_labels, refits, rounded
+from .refits import Procedure, aligned_ids, agreement, fixed_decimals, frozen_labels, refits
 
 #: Default: a segment's share moving more than this many percentage points calls for a re-train.
 DEFAULT_SHARE_POINTS = 5.0
@@ -143,7 +143,8 @@ def staleness(frozen: np.ndarray, refit_labels: list[np.ndarray], seed: int) -> 
     observed_frozen = np.mean([_weighted_aris(labels[0], labels[j], np.ones((1, len(rows))))[0]
                                for j in range(1, r + 1)])
     low, high = np.percentile(gaps, [TEST_QUANTILE, 100 - TEST_QUANTILE])
-    return {"gap": rounded(observed_floor - observed_frozen), "low": rounded(low), "high": rounded(high),
+    return {"gap": fixed_decimals(observed_floor - observed_frozen), "low": fixed_decimals(low),
+            "high": fixed_decimals(high),
             "customers": int(len(rows)), "replicates": REPLICATES}
 
 
@@ -183,19 +184,20 @@ def decide(floor_mean: float, gap: dict, changed_share: float, share_moves: dict
     material = changed_share >= triggers.changed_share
     reasons = []
     if stale and material:
-        reasons.append({"trigger": "stale", "changed_share": rounded(changed_share), "gap": gap["gap"],
+        reasons.append({"trigger": "stale", "changed_share": fixed_decimals(changed_share), "gap": gap["gap"],
                         "gap_low": gap["low"], "limit": triggers.changed_share})
     for segment, points in share_moves.items():
         if abs(points) > triggers.share_points:
-            reasons.append({"trigger": "share_shift", "segment": segment, "points": rounded(points),
+            reasons.append({"trigger": "share_shift", "segment": segment, "points": fixed_decimals(points),
                             "limit": triggers.share_points})
     for feature, value in psi.items():
         if value > triggers.psi_max and not (whole_history and feature in CALENDAR_FEATURES):
-            reasons.append({"trigger": "psi", "feature": feature, "psi": rounded(value), "limit": triggers.psi_max})
+            reasons.append({"trigger": "psi", "feature": feature, "psi": fixed_decimals(value),
+                            "limit": triggers.psi_max})
     retrain = bool(reasons)
     status = "retrain" if retrain else ("healthy" if reliable else "inconclusive")
-    return Decision(retrain, status, reasons, bool(reliable), stale, bool(material), rounded(changed_share),
-                    rounded(floor_mean), gap)
+    return Decision(retrain, status, reasons, bool(reliable), stale, bool(material), fixed_decimals(changed_share),
+                    fixed_decimals(floor_mean), gap)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,7 +213,8 @@ class Reference:
 
     @classmethod
     def of(cls, model: SegmentModel, table: pd.DataFrame) -> Reference:
-        return cls(table, {i: rounded(v) for i, v in segment_shares(frozen_labels(model, table), model.ids).items()})
+        shares = segment_shares(frozen_labels(model, table), model.ids)
+        return cls(table, {i: fixed_decimals(v) for i, v in shares.items()})
 
 
 @dataclass
@@ -231,7 +234,7 @@ class Assessment:
     def migration(self) -> dict:
         moved = migration_matrix(self.frozen, self.retrained)
         return {"frozen_ids": moved["from_ids"], "retrained_ids": moved["to_ids"], "counts": moved["counts"],
-                "same_id_share": rounded(moved["same_id_share"])}
+                "same_id_share": fixed_decimals(moved["same_id_share"])}
 
 
 def assess(model: SegmentModel, reference: Reference, table: pd.DataFrame, as_of: date, procedure: Procedure,
@@ -248,8 +251,8 @@ def assess(model: SegmentModel, reference: Reference, table: pd.DataFrame, as_of
     gap = staleness(frozen, labels, procedure.seed + as_of.toordinal())
     drift = feature_drift(reference.table, table, numeric)
     drift["in_model"] = drift["feature"].isin(model.feature_names)
-    shares = {i: rounded(v) for i, v in segment_shares(frozen, model.ids).items()}
-    moves = {i: rounded(100 * (shares[i] - reference.shares[i])) for i in shares}
+    shares = {i: fixed_decimals(v) for i, v in segment_shares(frozen, model.ids).items()}
+    moves = {i: fixed_decimals(100 * (shares[i] - reference.shares[i])) for i in shares}
     psi = {row.feature: float(row.psi) for row in drift.itertuples() if row.in_model}
     floor_mean = float(np.mean(measured["floor"]["mean"]))
     decision = decide(floor_mean, gap, float(np.median(changed)), moves, psi, triggers, whole_history)

@@ -22,8 +22,8 @@ from ..errors import InputError
 from ..model import Preprocessing, SegmentModel, alignment
 from ..segment import family_fits, fit_preprocessing, fit_sample, nearest
 
-#: Digits kept for statistics in the JSON: enough to compare, and stable bytes.
-DIGITS = 4
+#: Decimals kept for statistics in the JSON: enough to compare, and stable bytes.
+DECIMALS = 4
 #: Starts per re-train (at least; more when the model was fitted with more). Ten k-means++ starts
 #: make re-trains on Olist at k = 5 and k = 8 reproducible across seeds (same inertia to 0.1%);
 #: the engine's three do not always (measured: see the README's stability section).
@@ -32,9 +32,10 @@ RETRAIN_STARTS = 10
 DEFAULT_REFITS = 5
 
 
-def rounded(value: float) -> float:
-    """``value`` rounded to :data:`DIGITS` decimals, as a plain float (0.0 for a negative zero)."""
-    return round(float(value), DIGITS) + 0.0
+def fixed_decimals(value: float) -> float:
+    """``value`` rounded to :data:`DECIMALS` decimals (not significant digits, as the model file's
+    floats: :func:`custseg.model.rounded`), as a plain float (0.0 for a negative zero)."""
+    return round(float(value), DECIMALS) + 0.0
 
 
 def band(values: list[float] | np.ndarray) -> dict:
@@ -44,11 +45,11 @@ def band(values: list[float] | np.ndarray) -> dict:
         return {"n": 0, "mean": None, "p05": None, "p95": None, "min": None, "max": None}
     return {
         "n": int(x.size),
-        "mean": rounded(x.mean()),
-        "p05": rounded(np.percentile(x, 5)),
-        "p95": rounded(np.percentile(x, 95)),
-        "min": rounded(x.min()),
-        "max": rounded(x.max()),
+        "mean": fixed_decimals(x.mean()),
+        "p05": fixed_decimals(np.percentile(x, 5)),
+        "p95": fixed_decimals(np.percentile(x, 95)),
+        "min": fixed_decimals(x.min()),
+        "max": fixed_decimals(x.max()),
     }
 
 
@@ -150,7 +151,7 @@ def agreement(frozen: np.ndarray, refit_labels: list[np.ndarray], mask: np.ndarr
     others = [lab[mask] for lab in refit_labels]
     ari = [adjusted_rand_score(f, o) for o in others]
     floor = [adjusted_rand_score(a, b) for a, b in combinations(others, 2)]
-    return {"ari": {**band(ari), "retrained": rounded(ari[0])}, "floor": band(floor)}
+    return {"ari": {**band(ari), "retrained": fixed_decimals(ari[0])}, "floor": band(floor)}
 
 
 def peak_memory_mb() -> float:
