@@ -111,6 +111,31 @@ def synth_dir(make_synth) -> Path:
 
 
 @pytest.fixture(scope="session")
+def small_export(tmp_path_factory) -> Path:
+    """A small synthetic Olist export as a user has it (300 customers, seed 3, no truth.csv), made
+    once per session (per xdist worker): the hostile tests' input. Tests that change it copy it first."""
+    from custseg.synth import generate
+
+    root = tmp_path_factory.mktemp("export") / "data"
+    generate(root, customers=300, seed=3)
+    (root / "truth.csv").unlink()
+    return root
+
+
+#: The synthetic horizon's last day (start 2016-09-01 + 24 months): the date the tests fit at.
+SYNTH_END = "2018-09-01"
+
+
+@pytest.fixture(scope="session")
+def synth_features(synth_dir):
+    """The feature table of ``synth_dir`` as of :data:`SYNTH_END`, computed once per session (per
+    xdist worker). Shared: a test that changes it works on a copy."""
+    from custseg.features import features
+
+    return features(synth_dir, SYNTH_END)
+
+
+@pytest.fixture(scope="session")
 def postgres():
     """A PostgreSQL server of its own (tests/pgserver.py: Debian's package, installed when missing,
     a temporary cluster on a free port), stopped at the end; skipped, saying why, where it cannot run."""

@@ -7,7 +7,6 @@ import pandas as pd
 import pytest
 
 from custseg import InputError, SegmentModel, assign, fit
-from custseg.features import features
 from custseg.model import ASSIGNMENT_COLUMNS
 
 AS_OF = "2018-09-01"
@@ -15,21 +14,16 @@ SMALL = dict(bootstrap=2, subsample=1500, silhouette_size=1500, n_jobs=1)
 
 
 @pytest.fixture(scope="module")
-def table(synth_dir) -> pd.DataFrame:
-    return features(synth_dir, AS_OF)
+def model(synth_features) -> SegmentModel:
+    return fit(synth_features, AS_OF, seed=1, **SMALL)
 
 
-@pytest.fixture(scope="module")
-def model(table) -> SegmentModel:
-    return fit(table, AS_OF, seed=1, **SMALL)
-
-
-def test_saved_model_reproduces_training_labels(model, table, synth_dir, tmp_path):
+def test_saved_model_reproduces_training_labels(model, synth_features, synth_dir, tmp_path):
     """Acceptance: assign with the saved model gives exactly the training labels."""
     loaded = SegmentModel.load(model.save(tmp_path / "model.json"))
     assigned = assign(loaded, synth_dir, AS_OF)
     assert list(assigned.columns) == ASSIGNMENT_COLUMNS
-    assert assigned["customer_unique_id"].tolist() == table["customer_unique_id"].tolist()
+    assert assigned["customer_unique_id"].tolist() == synth_features["customer_unique_id"].tolist()
     np.testing.assert_array_equal(assigned["segment_id"].to_numpy(), model.labels_)
     pd.testing.assert_frame_equal(assigned, model.assignment_)
     sizes = assigned["segment_id"].value_counts()
@@ -47,20 +41,20 @@ def test_cli_assign_matches_fit_assignments(synth_dir, cli, tmp_path):
     assert "outliers" in result.stdout and f"wrote {out}" in result.stdout
 
 
-def test_chunks_do_not_change_anything(model, table):
-    whole = model.assign_features(table)
-    pd.testing.assert_frame_equal(model.assign_features(table, chunk_rows=7), whole)
-    pd.testing.assert_frame_equal(model.assign_features(table.iloc[::-1]).iloc[::-1].reset_index(drop=True), whole)
+def test_chunks_do_not_change_anything(model, synth_features):
+    whole = model.assign_features(synth_features)
+    pd.testing.assert_frame_equal(model.assign_features(synth_features, chunk_rows=7), whole)
+    pd.testing.assert_frame_equal(model.assign_features(synth_features.iloc[::-1]).iloc[::-1].reset_index(drop=True), whole)
 
 
-def test_distance_and_outlier_flag(model, table):
-    assigned = model.assign_features(table)
+def test_distance_and_outlier_flag(model, synth_features):
+    assigned = model.assign_features(synth_features)
     assert (assigned["distance"] >= 0).all()
     # the thresholds are the 99th percentiles of training distances: about 1% are beyond their own
     assert 0 < assigned["outlier"].mean() <= 0.02
-    extreme = table.iloc[:2].copy()
-    extreme["mean_basket"] = [1e9, table["mean_basket"].median()]
-    extreme["frequency"] = [500, table["frequency"].median()]
+    extreme = synth_features.iloc[:2].copy()
+    extreme["mean_basket"] = [1e9, synth_features["mean_basket"].median()]
+    extreme["frequency"] = [500, synth_features["frequency"].median()]
     flagged = model.assign_features(extreme)
     assert flagged["outlier"].tolist()[0] is True
     assert flagged["distance"].iloc[0] > model.thresholds.max()
@@ -73,9 +67,9 @@ def test_other_dates_and_new_customers_are_assigned(model, synth_dir):
     assert earlier["segment_name"].isin(model.names).all()
 
 
-def test_feature_table_without_a_model_column_is_refused(model, table):
+def test_feature_table_without_a_model_column_is_refused(model, synth_features):
     with pytest.raises(InputError, match="column installments_mean: missing"):
-        assign(model, table.drop(columns=["installments_mean"]))
+        assign(model, synth_features.drop(columns=["installments_mean"]))
     with pytest.raises(InputError, match="as-of date is needed"):
         assign(model, "some/dir")
 

@@ -20,16 +20,6 @@ import pytest
 from hostile import assert_refused, snapshot
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
-    from custseg.synth import generate
-
-    root = tmp_path_factory.mktemp("output") / "data"
-    generate(root, customers=300, seed=3)
-    (root / "truth.csv").unlink()
-    return root
-
-
 def _mount(where: Path, options: str) -> bool:
     """Mount a tmpfs at ``where`` with ``options``; False when this process may not."""
     if os.geteuid() != 0:
@@ -68,75 +58,75 @@ def full_disk(where: Path):
             subprocess.run(["umount", str(where)], check=True)
 
 
-def test_a_read_only_output_folder(cli, data, tmp_path):
+def test_a_read_only_output_folder(cli, small_export, tmp_path):
     with read_only_folder(tmp_path / "ro") as ro:
-        line = assert_refused(cli("features", data, "-o", ro / "f.csv"), 4, f"cannot write {ro / 'f.csv'}")
+        line = assert_refused(cli("features", small_export, "-o", ro / "f.csv"), 4, f"cannot write {ro / 'f.csv'}")
         assert "read-only" in line or "permission denied" in line
-        assert_refused(cli("validate", data, "--json", ro / "v.json"), 4, str(ro / "v.json"))
-        assert_refused(cli("run", data, "-o", ro / "out", "--no-stability"), 4, str(ro / "out"))
+        assert_refused(cli("validate", small_export, "--json", ro / "v.json"), 4, str(ro / "v.json"))
+        assert_refused(cli("run", small_export, "-o", ro / "out", "--no-stability"), 4, str(ro / "out"))
         assert not list(ro.iterdir())
 
 
-def test_a_full_disk(cli, data, tmp_path):
+def test_a_full_disk(cli, small_export, tmp_path):
     with full_disk(tmp_path / "full") as full:
         if full is None:  # no mount: the process may not write more than 4 KiB per file
             limit = lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # noqa: E731
             target = tmp_path / "f.parquet"
-            done = subprocess.run([sys.executable, "-m", "custseg", "features", data, "-o", target],
+            done = subprocess.run([sys.executable, "-m", "custseg", "features", small_export, "-o", target],
                                   capture_output=True, text=True, preexec_fn=limit)
             assert done.returncode == 4 and "Traceback" not in done.stderr, done.stderr
             assert not target.exists()
             return
         for name in ("f.csv", "f.parquet"):
-            line = assert_refused(cli("features", data, "-o", full / name), 4, f"cannot write {full / name}")
+            line = assert_refused(cli("features", small_export, "-o", full / name), 4, f"cannot write {full / name}")
             assert "no space left" in line
         (full / "out").mkdir()
         (full / "out" / "model.json").write_text("previous\n")
         before = snapshot(full)
-        assert_refused(cli("run", data, "-o", full / "out", "--no-stability"), 4, "no space left", str(full / "out"))
+        assert_refused(cli("run", small_export, "-o", full / "out", "--no-stability"), 4, "no space left", str(full / "out"))
         assert snapshot(full) == before
 
 
-def test_a_file_where_a_folder_is_needed(cli, data, tmp_path):
+def test_a_file_where_a_folder_is_needed(cli, small_export, tmp_path):
     afile = tmp_path / "afile"
     afile.write_text("a file\n")
     before = snapshot(tmp_path)
-    assert_refused(cli("features", data, "-o", afile / "f.csv"), 4, str(afile / "f.csv"), "not a folder")
-    assert_refused(cli("run", data, "-o", afile, "--no-stability"), 4, str(afile), "not a folder")
-    assert_refused(cli("validate", data, "--json", afile / "sub" / "v.json"), 4, "not a folder")
+    assert_refused(cli("features", small_export, "-o", afile / "f.csv"), 4, str(afile / "f.csv"), "not a folder")
+    assert_refused(cli("run", small_export, "-o", afile, "--no-stability"), 4, str(afile), "not a folder")
+    assert_refused(cli("validate", small_export, "--json", afile / "sub" / "v.json"), 4, "not a folder")
     assert snapshot(tmp_path) == before
 
 
-def test_monitor_cannot_write_its_record_exit_4_not_1(cli, data, tmp_path):
+def test_monitor_cannot_write_its_record_exit_4_not_1(cli, small_export, tmp_path):
     from custseg.features import features
     from custseg.segment import fit
 
-    fit(features(data, "2018-03-01"), "2018-03-01", k=3, seed=0).save(tmp_path / "model.json")
+    fit(features(small_export, "2018-03-01"), "2018-03-01", k=3, seed=0).save(tmp_path / "model.json")
     afile = tmp_path / "afile"
     afile.write_text("a file\n")
-    assert_refused(cli("monitor", tmp_path / "model.json", data, "--as-of", "2018-06-01", "--seeds", "2",
+    assert_refused(cli("monitor", tmp_path / "model.json", small_export, "--as-of", "2018-06-01", "--seeds", "2",
                        "-o", afile / "rec.json"), 4, str(afile / "rec.json"))
 
 
-def test_a_long_legal_file_name_is_written_without_overflowing_its_temporary_name(cli, data, tmp_path):
+def test_a_long_legal_file_name_is_written_without_overflowing_its_temporary_name(cli, small_export, tmp_path):
     target = tmp_path / ("x" * 245 + ".csv")  # 249 bytes: legal; the old temporary name was 260
-    made = cli("features", data, "-o", target)
+    made = cli("features", small_export, "-o", target)
     assert made.code == 0, made.stderr
     assert target.is_file() and [p.name for p in tmp_path.iterdir()] == [target.name]
     too_long = tmp_path / ("y" * 300 + ".csv")
-    assert_refused(cli("features", data, "-o", too_long), 4, "too long")
+    assert_refused(cli("features", small_export, "-o", too_long), 4, "too long")
 
 
-def test_outputs_never_overwrite_inputs(cli, data, tmp_path):
-    before = snapshot(data)
-    assert_refused(cli("features", data, "-o", data / "olist_orders_dataset.csv"), 2,
+def test_outputs_never_overwrite_inputs(cli, small_export, tmp_path):
+    before = snapshot(small_export)
+    assert_refused(cli("features", small_export, "-o", small_export / "olist_orders_dataset.csv"), 2,
                    "olist_orders_dataset.csv", "inside the input directory")
-    assert_refused(cli("validate", data, "--json", data / "v.json"), 2, "inside the input directory")
-    assert_refused(cli("run", data, "-o", data, "--no-stability"), 2, "is an input being read")
-    assert_refused(cli("run", data, "-o", data / "out", "--no-stability"), 2, "inside the input directory")
-    assert snapshot(data) == before
+    assert_refused(cli("validate", small_export, "--json", small_export / "v.json"), 2, "inside the input directory")
+    assert_refused(cli("run", small_export, "-o", small_export, "--no-stability"), 2, "is an input being read")
+    assert_refused(cli("run", small_export, "-o", small_export / "out", "--no-stability"), 2, "inside the input directory")
+    assert snapshot(small_export) == before
     table = tmp_path / "f.parquet"
-    assert cli("features", data, "-o", table).code == 0
+    assert cli("features", small_export, "-o", table).code == 0
     from custseg.features import read_feature_table
     from custseg.segment import fit
 

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from custseg import InputError, ModelFileError, SegmentModel, fit
-from custseg.features import features
 from custseg.model import FORMAT, FORMAT_VERSION, alignment, checksum
 
 AS_OF = "2018-09-01"
@@ -18,13 +17,8 @@ SMALL = dict(bootstrap=3, subsample=1500, silhouette_size=1500, n_jobs=1)
 
 
 @pytest.fixture(scope="module")
-def table(synth_dir) -> pd.DataFrame:
-    return features(synth_dir, AS_OF)
-
-
-@pytest.fixture(scope="module")
-def model(table) -> SegmentModel:
-    return fit(table, AS_OF, k=5, algorithm="kmeans", seed=0, **SMALL)
+def model(synth_features) -> SegmentModel:
+    return fit(synth_features, AS_OF, k=5, algorithm="kmeans", seed=0, **SMALL)
 
 
 @pytest.fixture
@@ -146,7 +140,7 @@ def test_consistent_edit_without_checksum_is_still_refused(model_file):
 # Stable ids across re-training
 
 
-def test_refit_with_another_seed_keeps_ids_and_names(table, model, model_file, synth_dir, cli, tmp_path):
+def test_refit_with_another_seed_keeps_ids_and_names(synth_features, model, model_file, synth_dir, cli, tmp_path):
     """Acceptance: --previous maps ids back; agreement with the old labels >= 0.95 on the same data."""
     new_file, new_labels = tmp_path / "new.json", tmp_path / "new.csv"
     result = cli("fit", synth_dir, "--as-of", AS_OF, "-o", new_file, "--k", "5", "--algorithm", "kmeans",
@@ -172,7 +166,7 @@ def test_permuted_centroids_map_back_exactly(model):
     assert match.next_id == model.record["next_id"] == 5
 
 
-def test_permuted_model_fitted_again_gets_the_old_ids(table, model):
+def test_permuted_model_fitted_again_gets_the_old_ids(synth_features, model):
     """A model whose segments are numbered differently is renumbered back through fit(previous=...)."""
     order = [2, 4, 0, 3, 1]
     shuffled = replace(
@@ -182,24 +176,24 @@ def test_permuted_model_fitted_again_gets_the_old_ids(table, model):
         segments=[{**model.segments[o], "id": i} for i, o in enumerate(order)],
         record={**model.record, "next_id": 5},
     )
-    refit = fit(table, AS_OF, k=5, algorithm="kmeans", seed=0, previous=shuffled, **SMALL)
+    refit = fit(synth_features, AS_OF, k=5, algorithm="kmeans", seed=0, previous=shuffled, **SMALL)
     mapping = dict(zip(model.labels_, refit.labels_))
     assert all(mapping[old] == order.index(old) for old in model.ids)
     assert refit.names == [model.names[o] for o in order]
 
 
-def test_new_segments_get_new_ids_and_lost_ones_are_retired(table, model):
-    fewer = fit(table, AS_OF, k=4, algorithm="kmeans", seed=0, previous=model, **SMALL)
+def test_new_segments_get_new_ids_and_lost_ones_are_retired(synth_features, model):
+    fewer = fit(synth_features, AS_OF, k=4, algorithm="kmeans", seed=0, previous=model, **SMALL)
     retired = fewer.record["alignment"]["retired_ids"]
     assert len(retired) == 1 and set(fewer.ids) == set(model.ids) - set(retired)
     assert fewer.record["next_id"] == 5
-    more = fit(table, AS_OF, k=5, algorithm="kmeans", seed=0, previous=fewer, **SMALL)
+    more = fit(synth_features, AS_OF, k=5, algorithm="kmeans", seed=0, previous=fewer, **SMALL)
     new = [s for s in more.record["alignment"]["segments"] if not s["matched"]]
     assert [s["id"] for s in new] == [5]  # never reuses the retired id
     assert more.record["next_id"] == 6
     assert len({n.lower() for n in more.names}) == 5
 
 
-def test_previous_model_on_other_features_is_refused(table, model):
+def test_previous_model_on_other_features_is_refused(synth_features, model):
     with pytest.raises(InputError, match="previous model uses features"):
-        fit(table, AS_OF, k=3, algorithm="kmeans", features=["frequency", "mean_basket"], previous=model, **SMALL)
+        fit(synth_features, AS_OF, k=3, algorithm="kmeans", features=["frequency", "mean_basket"], previous=model, **SMALL)
