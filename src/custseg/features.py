@@ -148,45 +148,49 @@ order_reviews AS (
     LEFT JOIN shared_reviews s ON s.review_id = r.review_id
     GROUP BY r.order_id
 ),
-order_history AS (
-    -- one row per customer: everything that adds up over their counted orders, in one pass; for
-    -- what is a choice (main payment type and category, latest state) the least and the greatest
-    -- value, which settle it for nearly everyone
+order_facts AS (
+    -- one row per counted order: what it adds to its customer's history
     SELECT
         co.customer_unique_id,
-        MIN(co.purchased_at) AS first_purchase_at,
-        MAX(co.purchased_at) AS last_purchase_at,
-        COUNT(*) AS frequency,
-        SUM(COALESCE(op.paid, oc.price + oc.freight, 0)) AS monetary,
-        SUM(COALESCE(oc.n_items, 0)) AS n_items,
-        SUM(CASE WHEN r.order_id IS NULL THEN 0 ELSE 1 END) AS n_reviewed_orders,
-        SUM(COALESCE(oc.freight, 0)) AS freight,
-        SUM(COALESCE(oc.price, 0) + COALESCE(oc.freight, 0)) AS items_value,
-        SUM(op.installments) AS installments,
-        SUM(op.n_payments) AS n_payments,
-        -- averages of integer seconds (exact sums); orders not delivered before the as-of are NULL
-        AVG(date_diff('second', co.purchased_at, co.delivered_at)) AS delivery_seconds_mean,
-        AVG(date_diff('second', co.estimated_at, co.delivered_at)) AS lateness_seconds_mean,
+        co.purchased_at,
+        COALESCE(op.paid, oc.price + oc.freight, 0) AS paid,
+        COALESCE(oc.n_items, 0) AS n_items,
+        CASE WHEN r.order_id IS NULL THEN 0 ELSE 1 END AS reviewed,
+        COALESCE(oc.freight, 0) AS freight,
+        COALESCE(oc.price, 0) + COALESCE(oc.freight, 0) AS items_value,
+        op.installments,
+        op.n_payments,
+        -- integer seconds (exact sums); orders not delivered before the as-of are NULL
+        date_diff('second', co.purchased_at, co.delivered_at) AS delivery_seconds,
+        date_diff('second', co.estimated_at, co.delivered_at) AS lateness_seconds,
         -- the estimate is a calendar day: a delivery during that day is on time
-        AVG(CASE WHEN co.delivered_at IS NULL OR co.estimated_at IS NULL THEN NULL
-                 WHEN CAST(co.delivered_at AS DATE) > CAST(co.estimated_at AS DATE) THEN 1
-                 ELSE 0 END) AS late_share,
-        SUM(r.score_sum) AS score_sum,
-        SUM(r.n_scores) AS n_scores,
-        SUM(r.answer_sum) AS answer_sum,
-        SUM(r.n_answers) AS n_answers,
-        MAX(r.shared) AS shared_review,
-        MIN(co.customer_state) AS min_state,
-        MAX(co.customer_state) AS max_state,
-        MIN(op.min_payment_type) AS min_payment_type,
-        MAX(op.max_payment_type) AS max_payment_type,
-        MIN(oc.min_category) AS min_category,
-        MAX(oc.max_category) AS max_category
+        CASE WHEN co.delivered_at IS NULL OR co.estimated_at IS NULL THEN NULL
+             WHEN CAST(co.delivered_at AS DATE) > CAST(co.estimated_at AS DATE) THEN 1
+             ELSE 0 END AS late,
+        r.score_sum,
+        r.n_scores,
+        r.answer_sum,
+        r.n_answers,
+        r.shared,
+        co.customer_state,
+        op.min_payment_type,
+        op.max_payment_type,
+        oc.min_category,
+        oc.max_category
     FROM counted_orders co
     LEFT JOIN order_contents oc ON oc.order_id = co.order_id
     LEFT JOIN order_payments op ON op.order_id = co.order_id
     LEFT JOIN order_reviews r ON r.order_id = co.order_id
-    GROUP BY co.customer_unique_id
+),
+repeat_customers AS (
+    SELECT customer_unique_id FROM counted_orders GROUP BY customer_unique_id HAVING COUNT(*) > 1
+),
+order_history AS (
+    -- one row per customer: everything that adds up over their counted orders; for what is a
+    -- choice (main payment type and category, latest state) the least and the greatest value,
+    -- which settle it for nearly everyone. A customer with one counted order (about 97%) has
+    -- that order's values: the same numbers as the aggregate, without a hash table of everyone.
+{history}
 ),
 mixed_orders AS (
     -- the counted orders of the few customers whose choices the least and greatest do not settle
@@ -322,6 +326,62 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+#: The columns of ``order_history``: (name, aggregate, column of ``order_facts``).
+HISTORY_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("first_purchase_at", "MIN", "purchased_at"),
+    ("last_purchase_at", "MAX", "purchased_at"),
+    ("frequency", "COUNT", "*"),
+    ("monetary", "SUM", "paid"),
+    ("n_items", "SUM", "n_items"),
+    ("n_reviewed_orders", "SUM", "reviewed"),
+    ("freight", "SUM", "freight"),
+    ("items_value", "SUM", "items_value"),
+    ("installments", "SUM", "installments"),
+    ("n_payments", "SUM", "n_payments"),
+    ("delivery_seconds_mean", "AVG", "delivery_seconds"),
+    ("lateness_seconds_mean", "AVG", "lateness_seconds"),
+    ("late_share", "AVG", "late"),
+    ("score_sum", "SUM", "score_sum"),
+    ("n_scores", "SUM", "n_scores"),
+    ("answer_sum", "SUM", "answer_sum"),
+    ("n_answers", "SUM", "n_answers"),
+    ("shared_review", "MAX", "shared"),
+    ("min_state", "MIN", "customer_state"),
+    ("max_state", "MAX", "customer_state"),
+    ("min_payment_type", "MIN", "min_payment_type"),
+    ("max_payment_type", "MAX", "max_payment_type"),
+    ("min_category", "MIN", "min_category"),
+    ("max_category", "MAX", "max_category"),
+)
+
+
+def _one_order(aggregate: str, column: str) -> str:
+    """What ``aggregate`` of ``column`` is over a single row (NULL stays NULL, as in the aggregate)."""
+    if aggregate == "COUNT":
+        return "1"
+    return f"CAST(f.{column} AS DOUBLE)" if aggregate == "AVG" else f"f.{column}"
+
+
+def _history_sql() -> str:
+    """``order_history``: customers with one counted order read it as it is; the others aggregate."""
+    single = ",\n        ".join(f"{_one_order(agg, col)} AS {name}" for name, agg, col in HISTORY_COLUMNS)
+    grouped = ",\n        ".join(f"{agg}({col if col == '*' else 'f.' + col}) AS {name}"
+                                 for name, agg, col in HISTORY_COLUMNS)
+    return f"""    SELECT
+        f.customer_unique_id,
+        {single}
+    FROM order_facts f
+    LEFT JOIN repeat_customers m ON m.customer_unique_id = f.customer_unique_id
+    WHERE m.customer_unique_id IS NULL
+    UNION ALL
+    SELECT
+        f.customer_unique_id,
+        {grouped}
+    FROM order_facts f
+    JOIN repeat_customers m ON m.customer_unique_id = f.customer_unique_id
+    GROUP BY f.customer_unique_id"""
+
+
 def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
                 person_text: str = "h.customer_unique_id") -> str:
     """The feature query (DuckDB dialect, portable constructs) over the contract's table names.
@@ -336,6 +396,7 @@ def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[s
         as_of=f"TIMESTAMP '{day.isoformat()} 00:00:00'",
         statuses=", ".join(_sql_text(s) for s in statuses),
         person_text=person_text,
+        history=_history_sql(),
     ).strip()
 
 
