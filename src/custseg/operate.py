@@ -236,11 +236,10 @@ def update(
         records = history(state)
         live = live_model(state, records)
         tick("loading data", 0, 5)
-        ds = open_data(data, mapping, columns=FEATURE_COLUMNS)
-        try:
+        with open_data(data, mapping, columns=FEATURE_COLUMNS) as ds:
             day = parse_as_of(as_of) if as_of is not None else default_as_of(ds)
             if live is not None and day < parse_as_of(live.as_of):
-                raise InputError(f"as_of {day} is before the live model's date {live.as_of}")
+                raise InputError(f"`as_of`: {day} is before the live model's date {live.as_of}")
             statuses = tuple(live.statuses) if live is not None else tuple(settings.statuses)
             table = customer_features(ds, day, statuses)
             if table.empty:
@@ -262,8 +261,6 @@ def update(
                     tick("backtest (the contract)", 2, 5)
                     contract = _contract(ds, day, settings)
                     lap("backtest")
-        finally:
-            ds.con.close()
         tick("assigning", 3, 5)
         assignment = model.assign_features(table)
         moved = _moved(live, assignment, table) if verdict["retrain"] and live is not None else None

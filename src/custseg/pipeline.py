@@ -166,8 +166,7 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         pause_point(name)  # a test hook (custseg.hooks)
 
     step("validate")
-    ds = open_data(data, mapping)
-    try:
+    with open_data(data, mapping) as ds:
         day = day or default_as_of(ds)
         cash = money(currency, ds.kind)
         files["validation"] = write_json(validation_report(ds), out / "validation.json")
@@ -224,6 +223,4 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
         summary = summarize(model, day.isoformat(), segment_ids, spend, result, len(ds.warnings))
         return RunResult(out_dir=out, as_of=day, files=files, model=model, stability=result,
                          customers=customers, warnings=[str(w) for w in ds.warnings], summary=summary, money=cash)
-    finally:
-        ds.con.close()
 

@@ -181,8 +181,8 @@ def build_report(
     stability_source = stability if isinstance(stability, (str, Path)) else "stability result"
     if stability is not None:
         stability = checked_result(stability) if isinstance(stability, dict) else load_stability(stability)
-    ds = data if isinstance(data, Dataset) else open_data(data, mapping)
-    try:
+    # a Dataset given is the caller's to close; one opened here is closed here
+    with nullcontext(data) if isinstance(data, Dataset) else open_data(data, mapping) as ds:
         day = day or (parse_as_of(model.as_of) if model is not None else default_as_of(ds))
         cash = money(currency, ds.kind)
         sections = [data_section(ds, cash)]
@@ -214,7 +214,4 @@ def build_report(
             sections.append(history_section(history))
             meta.append(("history", f"{len(history)} runs to {history[-1]['as_of']}"))
         page = render_page(sections, meta, summary=top)
-    finally:
-        if ds is not data:  # opened here, so closed here
-            ds.con.close()
     return write_text(page, out_path)

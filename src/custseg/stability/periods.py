@@ -138,11 +138,8 @@ def features_at(ds: Dataset, as_of: date, window: Period | None, statuses: tuple
     """
     if window is None and source == "main":
         return customer_features(ds, as_of, statuses)
-    view = windowed(ds, window.before(as_of), source) if window is not None else searching(ds, source)
-    try:
+    with windowed(ds, window.before(as_of), source) if window is not None else searching(ds, source) as view:
         return customer_features(view, as_of, statuses)
-    finally:
-        view.con.close()
 
 
 def customers_at(ds: Dataset, as_of: date, window: Period | None, statuses: tuple[str, ...]) -> int:
@@ -151,14 +148,11 @@ def customers_at(ds: Dataset, as_of: date, window: Period | None, statuses: tupl
 
     Counted by the feature query's own first step (``counted_orders``), on the same view of the data.
     """
-    view = windowed(ds, window.before(as_of)) if window is not None else searching(ds)
     steps, _ = split_query(feature_sql(as_of, statuses))
-    try:
+    with windowed(ds, window.before(as_of)) if window is not None else searching(ds) as view:
         # fetchall: a half-read result would block the next relational call on the connection
         return view.con.execute(f"SELECT COUNT(DISTINCT customer_unique_id) FROM ({dict(steps)['counted_orders']}) "
                                 "counted").fetchall()[0][0]
-    finally:
-        view.con.close()
 
 
 def counted_purchase_span(ds: Dataset, statuses: tuple[str, ...]) -> tuple[date, date]:
