@@ -100,3 +100,26 @@ def test_script_interrupted_by_sigint_exits_130():
             "c.console.print = lambda *a, **k: os.kill(os.getpid(), signal.SIGINT); c.main()")
     proc = subprocess.run([sys.executable, "-c", code, "version"], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 130 and proc.stderr.strip() == "interrupted"
+
+
+def _readme_exit_codes() -> set[int]:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    table = readme.split("### Errors and exit codes", 1)[1].split("\n\n")[2]
+    return {int(line.split("|")[1]) for line in table.splitlines() if line.split("|")[1].strip().isdigit()}
+
+
+def test_every_command_help_ends_with_the_readme_exit_codes():
+    from custseg.cli.boundary import EXIT_CODES, app
+
+    assert set(EXIT_CODES) == _readme_exit_codes() == {0, 1, 2, 3, 4, 130}
+    names = [info.name or info.callback.__name__ for info in app.registered_commands]
+    assert {"monitor", "stability", "run", "update", "validate", "version"} <= set(names)
+    for name in names:
+        run = run_in_process(name, "--help")
+        assert run.code == 0, name
+        listed = run.stdout.split("Exit codes:", 1)[1]
+        shown = {code for code in EXIT_CODES if f" {code} {EXIT_CODES[code].split()[0]}" in listed}
+        expected = {0, 1, 130} if name == "version" else {0, 1, 2, 4, 130} | ({3} if name == "monitor" else set())
+        assert shown == expected, name

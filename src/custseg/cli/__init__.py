@@ -10,7 +10,9 @@ from __future__ import annotations
 
 # the command modules register their commands on the app, in the order of `custseg --help`
 from . import data, segments, validity  # noqa: F401
-from .boundary import ErrorBoundary, app, as_flags, console, err_console, main
+from .boundary import ErrorBoundary, add_exit_codes, app, as_flags, console, err_console, main
 from .options import log_mapping, reads_data
+
+add_exit_codes(app)
 
 __all__ = ["ErrorBoundary", "app", "as_flags", "console", "err_console", "log_mapping", "main", "reads_data"]

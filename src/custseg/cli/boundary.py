@@ -89,6 +89,33 @@ def as_flags(message: str) -> str:
     return re.sub(r"`(\w+)`", lambda m: _FLAG_OF.get(m.group(1), "--" + m.group(1).replace("_", "-")), message)
 
 
+#: The exit codes and what they mean, as README's table "Errors and exit codes" gives them.
+EXIT_CODES = {
+    0: "done (monitor: healthy; update: completed)",
+    1: "internal error, a bug (run again with --debug and report it)",
+    2: "bad input or options (the error: line names the file, column or option)",
+    3: "a re-train is due",
+    4: "cannot write an output, out of memory, or another update holds the state's lock",
+    130: "interrupted (Ctrl-C, SIGTERM or SIGHUP)",
+}
+#: The codes a command may end with, where they are not the usual ones (3 is the monitor's alone).
+_COMMAND_EXITS = {"monitor": (0, 1, 2, 3, 4, 130), "version": (0, 1, 130)}
+_USUAL_EXITS = (0, 1, 2, 4, 130)
+
+
+def exit_codes_help(command: str) -> str:
+    """The exit codes ``custseg COMMAND`` may end with, for the end of its ``--help``."""
+    codes = _COMMAND_EXITS.get(command, _USUAL_EXITS)
+    return "Exit codes:\n\n" + "\n\n".join(f"{code} {EXIT_CODES[code]}" for code in codes)
+
+
+def add_exit_codes(typer_app: typer.Typer) -> None:
+    """End every command's help with its exit codes (after the epilog it has)."""
+    for info in typer_app.registered_commands:
+        name = info.name or (info.callback.__name__ if info.callback else "")
+        info.epilog = "\n\n".join(filter(None, [info.epilog, exit_codes_help(name)]))
+
+
 app = typer.Typer(
     name="custseg",
     cls=ErrorBoundary,

@@ -136,7 +136,7 @@ def monitor_command(
     seeds: Annotated[int, typer.Option("--seeds", min=2, help="Re-trains at the date (as the backtest's).")] = 5,
     mapping: LogMapping | None = None,
 ) -> None:
-    """Check a saved model at a date: exit 0 when healthy, 3 when a re-train is due, 2 on bad input.
+    """Check a saved model at a date: exit 0 when healthy, 3 when a re-train is due (all codes below).
 
     For a daily or weekly scheduler. The reference is the model's own as-of date, recomputed from DATA.
 
