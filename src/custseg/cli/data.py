@@ -11,7 +11,7 @@ from ..features import FEATURE_DOCS
 from ..rfm import MAX_BINS, MIN_BINS
 from ..schema import LogMapping
 from .boundary import MAX_SEED, say_default_as_of, say_error, step_progress, app, console, err_console
-from .options import DataArg, Engine, EngineOpt, SparkMaster, reads_data
+from .options import AsOf, DataArg, Engine, EngineOpt, SparkMaster, TableOutput, data_command, output_option
 
 
 @app.command("synth")
@@ -98,8 +98,7 @@ def _print_validation(report: dict) -> None:
     console.print(f"{len(warnings)} warning{'' if len(warnings) == 1 else 's'}" + (":" if warnings else ""))
 
 
-@app.command()
-@reads_data
+@data_command("validate")
 def validate(
     data: DataArg,
     json_file: Annotated[Path | None, typer.Option(
@@ -133,19 +132,11 @@ def _feature_list() -> str:
     return "Columns:\n\n" + "\n\n".join(f"{name}: {doc}" for name, doc in FEATURE_DOCS.items())
 
 
-@app.command("features", epilog=_feature_list())
-@reads_data
+@data_command("features", epilog=_feature_list())
 def features_command(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
-    as_of: Annotated[
-        str | None,
-        typer.Option(
-            "--as-of",
-            help="Snapshot date YYYY-MM-DD: only facts dated before it count. "
-            "Default: the day after the latest purchase in the data (printed).",
-        ),
-    ] = None,
+    output: TableOutput,
+    as_of: AsOf = None,
     statuses: Annotated[
         str, typer.Option("--statuses", help="Comma-separated order statuses that count as purchases.")
     ] = "delivered",
@@ -180,11 +171,10 @@ def features_command(
     console.print(f"wrote {result.written}")
 
 
-@app.command("report")
-@reads_data
+@data_command("report")
 def report_command(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The HTML file to write.")],
+    output: Annotated[Path, output_option("The HTML file to write.")],
     model: Annotated[
         Path | None, typer.Option("--model", help="Segment model JSON (custseg fit): adds the Segments section.")
     ] = None,
@@ -237,15 +227,11 @@ def _rfm_rules() -> str:
     return head + "\n\n" + "\n\n".join(lines)
 
 
-@app.command("rfm", epilog=_rfm_rules())
-@reads_data
+@data_command("rfm", epilog=_rfm_rules())
 def rfm_command(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")],
-    as_of: Annotated[
-        str | None,
-        typer.Option("--as-of", help="Snapshot date YYYY-MM-DD. Default: the day after the latest purchase (printed)."),
-    ] = None,
+    output: TableOutput,
+    as_of: AsOf = None,
     bins: Annotated[int, typer.Option("--bins", min=MIN_BINS, max=MAX_BINS, help="Score levels per letter.")] = 5,
     mapping: LogMapping | None = None,
 ) -> None:

@@ -11,10 +11,12 @@ from typing import Annotated, Any
 import typer
 
 from ..schema import LogMapping
+from .boundary import app
 
 
 # DATA is an Olist export directory, or a transaction-log file read through the options below. A
-# command taking DATA is decorated with @reads_data and receives a ready ``mapping: LogMapping | None``.
+# command taking DATA is registered with @data_command (@reads_data) and receives a ready
+# ``mapping: LogMapping | None``.
 _LOG_PANEL = "Transaction log (when DATA is a file)"
 
 
@@ -49,6 +51,19 @@ LogHeader = Annotated[bool | None, typer.Option(
     "whitespace-separated log reads the names from it (or skips it, with --columns); --no-header needs "
     "--columns. Default: a CSV log has a header, a log read with --columns has none.",
     rich_help_panel=_LOG_PANEL)]
+
+#: --as-of where it may be left out and means the snapshot (features, rfm, fit, run).
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="Snapshot date YYYY-MM-DD: only facts dated before it count. "
+    "Default: the day after the latest purchase in the data.")]
+#: --output of a command writing one table.
+TableOutput = Annotated[Path, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")]
+
+
+def output_option(help: str) -> Any:
+    """The --output (-o) option, with what the command writes there as its help."""
+    return typer.Option("--output", "-o", help=help)
+
 
 _LOG_OPTIONS: dict[str, Any] = {
     "customer_col": CustomerCol, "date_col": DateCol, "amount_col": AmountCol, "order_col": OrderCol,
@@ -94,6 +109,15 @@ def reads_data(command: Callable[..., Any]) -> Callable[..., Any]:
     with_mapping.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
     with_mapping.__annotations__ = {p.name: p.annotation for p in params}
     return with_mapping
+
+
+def data_command(name: str | None = None, **settings: Any) -> Callable[[Callable[..., Any]], Any]:
+    """Register a command taking DATA as ``custseg NAME`` (Typer's ``settings``), with the
+    transaction-log options of :func:`reads_data`."""
+    def register(command: Callable[..., Any]) -> Any:
+        return app.command(name, **settings)(reads_data(command))
+
+    return register
 
 
 class Engine(str, Enum):

@@ -9,16 +9,14 @@ import typer
 
 from ..schema import LogMapping
 from .boundary import MAX_SEED, say_default_as_of, app, console, err_console, step_progress
-from .options import DataArg, Engine, EngineOpt, SparkMaster, reads_data
+from .options import AsOf, DataArg, Engine, EngineOpt, SparkMaster, data_command, output_option
 
 
-@app.command("fit")
-@reads_data
+@data_command("fit")
 def fit_command(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The model file to write (JSON).")],
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Date YYYY-MM-DD the features describe. Default: the day after the latest purchase.")] = None,
+    output: Annotated[Path, output_option("The model file to write (JSON).")],
+    as_of: AsOf = None,
     k: Annotated[str, typer.Option(
         "--k", help="Number of segments, or auto (2..10, chosen by the rule below).")] = "auto",
     algorithm: Annotated[str, typer.Option(
@@ -80,12 +78,11 @@ def fit_command(
     console.print(f"wrote {output}" + (f" and {assignments}" if assignments is not None else ""))
 
 
-@app.command("assign")
-@reads_data
+@data_command("assign")
 def assign_command(
     model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit).")],
     data: DataArg,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Output table: .csv or .parquet.")] = None,
+    output: Annotated[Path | None, output_option("Output table: .csv or .parquet.")] = None,
     as_of: Annotated[str | None, typer.Option(
         "--as-of",
         help="Date YYYY-MM-DD to assign customers as of. Default: the day after the latest purchase.")] = None,

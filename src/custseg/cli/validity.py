@@ -8,7 +8,7 @@ import typer
 
 from ..schema import LogMapping
 from .boundary import MAX_SEED, QUIET, step_progress, app, console, err_console
-from .options import DataArg, reads_data
+from .options import AsOf, DataArg, data_command, output_option
 
 #: The decision's trigger options, shared by stability, monitor and update.
 ChangedShare = Annotated[float, typer.Option(
@@ -21,11 +21,10 @@ SharePoints = Annotated[float, typer.Option(
     "--share-points", help="Trigger: a segment's share moving more than this many points.")]
 
 
-@app.command("stability")
-@reads_data
+@data_command("stability")
 def stability_command(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="The result file to write (JSON).")],
+    output: Annotated[Path, output_option("The result file to write (JSON).")],
     start: Annotated[str | None, typer.Option(
         "--start", help="Reference date D0 YYYY-MM-DD, where the frozen model is fitted. "
         "Default: the first month-end with 12 months of counted purchases before it.")] = None,
@@ -119,13 +118,12 @@ def stability_command(
     console.print("wrote " + ", ".join(map(str, written)), markup=False, highlight=False)
 
 
-@app.command("monitor")
-@reads_data
+@data_command("monitor")
 def monitor_command(
     model: Annotated[Path, typer.Argument(help="Segment model JSON (custseg fit, or custseg stability --save-model).")],
     data: DataArg,
     as_of: Annotated[str, typer.Option("--as-of", help="Date YYYY-MM-DD to check the model at (after its own).")],
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Also write the record (JSON).")] = None,
+    output: Annotated[Path | None, output_option("Also write the record (JSON).")] = None,
     window: Annotated[str, typer.Option(
         "--window", help="Orders behind the features: all, or a sliding window such as 12M (use the "
         "backtest's).")] = "all",
@@ -166,8 +164,7 @@ def monitor_command(
     raise typer.Exit(record["exit_code"])
 
 
-@app.command("update")
-@reads_data
+@data_command("update")
 def update_command(
     data: DataArg,
     state: Annotated[Path, typer.Option("--state", help="State directory: model versions, history, last assignment "
@@ -288,13 +285,11 @@ def history_command(
         console.print(f"wrote {json_file}", markup=False, highlight=False)
 
 
-@app.command("run")
-@reads_data
+@data_command("run")
 def run_command(
     data: DataArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="Directory for every output (created if missing).")],
-    as_of: Annotated[str | None, typer.Option(
-        "--as-of", help="Date YYYY-MM-DD the segments describe (default: the day after the latest purchase).")] = None,
+    output: Annotated[Path, output_option("Directory for every output (created if missing).")],
+    as_of: AsOf = None,
     k: Annotated[str, typer.Option("--k", help="Number of segments, or auto (chosen with evidence).")] = "auto",
     algorithm: Annotated[str, typer.Option(
         "--algorithm", help="auto, kmeans, gmm, ward or hdbscan.")] = "auto",
