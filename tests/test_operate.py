@@ -249,7 +249,7 @@ def test_commit_interrupted_after_journal_is_rolled_forward(operated, tmp_path):
     """A crash between the journal and the last rename: the next run completes the commit first."""
     import shutil
 
-    from custseg.operate import JOURNAL, _staged, locked
+    from custseg.operate import JOURNAL, _write_stage, holding_lock
 
     state = operated[1]
     copy = tmp_path / "state"
@@ -259,9 +259,9 @@ def test_commit_interrupted_after_journal_is_rolled_forward(operated, tmp_path):
     stage.mkdir()
     record = {**records[-1], "run": len(records) + 1, "as_of": "2099-01-01"}
     segments = pd.read_parquet(copy / "segments.parquet")
-    renames = _staged(stage, record, None, segments, None, records)
+    renames = _write_stage(stage, record, None, segments, None, records)
     (copy / JOURNAL).write_text(json.dumps({"renames": [[f".staging-crashed/{a}", b] for a, b in renames]}))
     os.replace(stage / "segments.parquet", copy / "segments.parquet")  # the crash came after this rename
-    with locked(copy):
+    with holding_lock(copy):
         pass
     assert history(copy)[-1]["as_of"] == "2099-01-01" and not (copy / JOURNAL).exists() and not stage.exists()

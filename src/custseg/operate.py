@@ -82,7 +82,7 @@ class UpdateSettings:
 # ---------------------------------------------------------------------------------------------
 
 @contextmanager
-def locked(state: Path) -> Iterator[Path]:
+def holding_lock(state: Path) -> Iterator[Path]:
     """Hold ``state``'s lock while the block runs; OutputError when another run holds it."""
     state.mkdir(parents=True, exist_ok=True)
     fd = os.open(state / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
@@ -95,13 +95,13 @@ def locked(state: Path) -> Iterator[Path]:
                               "has finished", path=state) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        recovered(state)
+        recover(state)
         yield state
     finally:
         os.close(fd)  # releases the lock
 
 
-def recovered(state: Path) -> None:
+def recover(state: Path) -> None:
     """Finish a commit a crash interrupted (the journal's renames) and drop dead runs' staging."""
     journal = state / JOURNAL
     if journal.exists():
@@ -232,7 +232,7 @@ def update(
         durations[name] = round(now - clock.pop("start"), 2)
         clock["start"] = now
 
-    with locked(state):
+    with holding_lock(state):
         records = history(state)
         live = live_model(state, records)
         tick("loading data", 0, 5)
@@ -292,7 +292,7 @@ def update(
             record["target"] = Target.parse(to).shown
         stage = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=state))
         try:
-            renames = _staged(stage, record, model if verdict["retrain"] else None, assignment, contract, records)
+            renames = _write_stage(stage, record, model if verdict["retrain"] else None, assignment, contract, records)
             if to is not None:  # after staging (a full disk fails first), before the commit
                 write_assignments(to, assignment, f"{version:04d}", day)
             _commit(state, stage, renames)
@@ -332,7 +332,7 @@ def _contract_summary(contract: dict | None) -> dict | None:
             "horizon": contract["recommendation"]["horizon"]}
 
 
-def _staged(stage: Path, record: dict, model, assignment: pd.DataFrame, contract: dict | None,
+def _write_stage(stage: Path, record: dict, model, assignment: pd.DataFrame, contract: dict | None,
             records: list[dict]) -> list[tuple[str, str]]:
     """Write the run's files into ``stage``; the (staged, final) renames that commit them."""
     renames = []

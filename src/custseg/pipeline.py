@@ -130,13 +130,13 @@ def staging_folder(out: Path) -> Path:
             if old.is_dir() and not _owner_alive(old):
                 shutil.rmtree(old, ignore_errors=True)
         stage = Path(tempfile.mkdtemp(prefix=f"{STAGE_PREFIX}{os.getpid()}-", dir=out))
-        (stage / _OWNER_FILE).write_text(f"{os.getpid()} {_started(os.getpid())}\n", encoding="ascii")
+        (stage / _OWNER_FILE).write_text(f"{os.getpid()} {_start_time(os.getpid())}\n", encoding="ascii")
     except OSError as exc:
         raise output_error(exc, out) from None
     return stage
 
 
-def _started(pid: int) -> str:
+def _start_time(pid: int) -> str:
     """When process ``pid`` started (psutil's create_time), or '' when there is no such process."""
     import psutil
 
@@ -150,7 +150,7 @@ def _owner_alive(stage: Path) -> bool:
     """Whether the run that made staging folder ``stage`` may still be going (unknown owner: yes)."""
     try:
         pid, started = (stage / _OWNER_FILE).read_text(encoding="ascii").split()
-        return _started(int(pid)) == started
+        return _start_time(int(pid)) == started
     except (OSError, ValueError):  # no owner recorded (yet, or by an older custseg): leave it alone
         return True
 

@@ -19,7 +19,7 @@ from .panel import (COMPARED_CUSTOMERS, PANEL_IDS, PANEL_SCHEMA, PANEL_TABLES, b
                     compared_panel, drop_panel, in_compared_share, panel_ids)
 from .periods import (STUDY_FEATURES, WINDOW_SCHEMA, Period, counted_purchase_span, customers_at, default_reference,
                       default_until, features_at, first_month_start_after, parse_features, parse_period,
-                      parse_window, searching, step_dates, windowed)
+                      parse_window, searching, step_dates, window_view)
 from .refits import (DECIMALS, DEFAULT_REFITS, RETRAIN_STARTS, Procedure, Refit, agreement, aligned_ids, band,
                      fixed_decimals, frozen_labels, peak_memory_mb, refit, refits, reset_peak_memory)
 from .views import contract_text, decision_text, monitor_command, reason_text, step_table, verdict_text
@@ -35,5 +35,5 @@ __all__ = [
     "in_compared_share", "maintenance_contract", "monitor_command", "monitor_every_days", "panel_ids",
     "parse_features", "parse_period", "parse_window", "peak_memory_mb", "protocol_block", "reason_text",
     "recommendation", "reference_fit", "refit", "refits", "reset_peak_memory", "searching",
-    "staleness", "step_dates", "step_record", "step_table", "verdict_text", "windowed",
+    "staleness", "step_dates", "step_record", "step_table", "verdict_text", "window_view",
 ]

@@ -113,7 +113,7 @@ def searching(ds: Dataset, *schemas: str) -> Dataset:
     return replace(ds, con=cursor)
 
 
-def windowed(ds: Dataset, since: date, source: str = "main") -> Dataset:
+def window_view(ds: Dataset, since: date, source: str = "main") -> Dataset:
     """``ds`` seen through a window: ``orders`` keeps only the orders purchased on or after ``since``.
 
     The feature query reads the contract's table names, so the window is a view named ``orders``
@@ -138,7 +138,7 @@ def features_at(ds: Dataset, as_of: date, window: Period | None, statuses: tuple
     """
     if window is None and source == "main":
         return customer_features(ds, as_of, statuses)
-    with windowed(ds, window.before(as_of), source) if window is not None else searching(ds, source) as view:
+    with window_view(ds, window.before(as_of), source) if window is not None else searching(ds, source) as view:
         return customer_features(view, as_of, statuses)
 
 
@@ -149,7 +149,7 @@ def customers_at(ds: Dataset, as_of: date, window: Period | None, statuses: tupl
     Counted by the feature query's own first step (``counted_orders``), on the same view of the data.
     """
     steps, _ = split_query(feature_sql(as_of, statuses))
-    with windowed(ds, window.before(as_of)) if window is not None else searching(ds) as view:
+    with window_view(ds, window.before(as_of)) if window is not None else searching(ds) as view:
         # fetchall: a half-read result would block the next relational call on the connection
         return view.con.execute(f"SELECT COUNT(DISTINCT customer_unique_id) FROM ({dict(steps)['counted_orders']}) "
                                 "counted").fetchall()[0][0]
