@@ -148,48 +148,15 @@ order_reviews AS (
     LEFT JOIN shared_reviews s ON s.review_id = r.review_id
     GROUP BY r.order_id
 ),
-order_facts AS (
-    -- one row per counted order: what it adds to its customer's history
-    SELECT
-        co.customer_unique_id,
-        co.purchased_at,
-        COALESCE(op.paid, oc.price + oc.freight, 0) AS paid,
-        COALESCE(oc.n_items, 0) AS n_items,
-        CASE WHEN r.order_id IS NULL THEN 0 ELSE 1 END AS reviewed,
-        COALESCE(oc.freight, 0) AS freight,
-        COALESCE(oc.price, 0) + COALESCE(oc.freight, 0) AS items_value,
-        op.installments,
-        op.n_payments,
-        -- integer seconds (exact sums); orders not delivered before the as-of are NULL
-        date_diff('second', co.purchased_at, co.delivered_at) AS delivery_seconds,
-        date_diff('second', co.estimated_at, co.delivered_at) AS lateness_seconds,
-        -- the estimate is a calendar day: a delivery during that day is on time
-        CASE WHEN co.delivered_at IS NULL OR co.estimated_at IS NULL THEN NULL
-             WHEN CAST(co.delivered_at AS DATE) > CAST(co.estimated_at AS DATE) THEN 1
-             ELSE 0 END AS late,
-        r.score_sum,
-        r.n_scores,
-        r.answer_sum,
-        r.n_answers,
-        r.shared,
-        co.customer_state,
-        op.min_payment_type,
-        op.max_payment_type,
-        oc.min_category,
-        oc.max_category
-    FROM counted_orders co
-    LEFT JOIN order_contents oc ON oc.order_id = co.order_id
-    LEFT JOIN order_payments op ON op.order_id = co.order_id
-    LEFT JOIN order_reviews r ON r.order_id = co.order_id
-),
 repeat_customers AS (
     SELECT customer_unique_id FROM counted_orders GROUP BY customer_unique_id HAVING COUNT(*) > 1
 ),
 order_history AS (
-    -- one row per customer: everything that adds up over their counted orders; for what is a
-    -- choice (main payment type and category, latest state) the least and the greatest value,
-    -- which settle it for nearly everyone. A customer with one counted order (about 97%) has
-    -- that order's values: the same numbers as the aggregate, without a hash table of everyone.
+    -- one row per customer: everything that adds up over their counted orders (ORDER_FACTS,
+    -- HISTORY_COLUMNS); for what is a choice (main payment type and category, latest state) the
+    -- least and the greatest value, which settle it for nearly everyone. A customer with one
+    -- counted order (about 97%) has that order's values: the same numbers as the aggregate,
+    -- without a hash table of everyone.
 {history}
 ),
 mixed_orders AS (
@@ -326,7 +293,36 @@ def _sql_text(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-#: The columns of ``order_history``: (name, aggregate, column of ``order_facts``).
+#: What one counted order adds to its customer's history: name -> SQL over ``counted_orders co`` and
+#: its order's contents ``oc``, payments ``op`` and reviews ``r``.
+ORDER_FACTS: dict[str, str] = {
+    "purchased_at": "co.purchased_at",
+    "paid": "COALESCE(op.paid, oc.price + oc.freight, 0)",
+    "n_items": "COALESCE(oc.n_items, 0)",
+    "reviewed": "CASE WHEN r.order_id IS NULL THEN 0 ELSE 1 END",
+    "freight": "COALESCE(oc.freight, 0)",
+    "items_value": "COALESCE(oc.price, 0) + COALESCE(oc.freight, 0)",
+    "installments": "op.installments",
+    "n_payments": "op.n_payments",
+    # integer seconds (exact sums); orders not delivered before the as-of are NULL
+    "delivery_seconds": "date_diff('second', co.purchased_at, co.delivered_at)",
+    "lateness_seconds": "date_diff('second', co.estimated_at, co.delivered_at)",
+    # the estimate is a calendar day: a delivery during that day is on time
+    "late": ("CASE WHEN co.delivered_at IS NULL OR co.estimated_at IS NULL THEN NULL "
+             "WHEN CAST(co.delivered_at AS DATE) > CAST(co.estimated_at AS DATE) THEN 1 ELSE 0 END"),
+    "score_sum": "r.score_sum",
+    "n_scores": "r.n_scores",
+    "answer_sum": "r.answer_sum",
+    "n_answers": "r.n_answers",
+    "shared": "r.shared",
+    "customer_state": "co.customer_state",
+    "min_payment_type": "op.min_payment_type",
+    "max_payment_type": "op.max_payment_type",
+    "min_category": "oc.min_category",
+    "max_category": "oc.max_category",
+}
+
+#: The columns of ``order_history``: (name, aggregate, fact of :data:`ORDER_FACTS` or ``*``).
 HISTORY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("first_purchase_at", "MIN", "purchased_at"),
     ("last_purchase_at", "MAX", "purchased_at"),
@@ -355,31 +351,41 @@ HISTORY_COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _one_order(aggregate: str, column: str) -> str:
-    """What ``aggregate`` of ``column`` is over a single row (NULL stays NULL, as in the aggregate)."""
-    if aggregate == "COUNT":
-        return "1"
-    return f"CAST(f.{column} AS DOUBLE)" if aggregate == "AVG" else f"f.{column}"
+def _history_column(aggregate: str, fact: str, one_order: bool) -> str:
+    """SQL of ``aggregate`` over ``fact``, or (``one_order``) what it is over a single order: the
+    same value (NULL stays NULL, an average is a DOUBLE, a count is 1)."""
+    if fact == "*":
+        return "1" if one_order else f"{aggregate}(*)"
+    value = ORDER_FACTS[fact]
+    if not one_order:
+        return f"{aggregate}({value})"
+    return f"CAST({value} AS DOUBLE)" if aggregate == "AVG" else value
 
 
 def _history_sql() -> str:
     """``order_history``: customers with one counted order read it as it is; the others aggregate."""
-    single = ",\n        ".join(f"{_one_order(agg, col)} AS {name}" for name, agg, col in HISTORY_COLUMNS)
-    grouped = ",\n        ".join(f"{agg}({col if col == '*' else 'f.' + col}) AS {name}"
-                                 for name, agg, col in HISTORY_COLUMNS)
+    def columns(one_order: bool) -> str:
+        return ",\n        ".join(f"{_history_column(agg, fact, one_order)} AS {name}"
+                                   for name, agg, fact in HISTORY_COLUMNS)
+
+    joins = """LEFT JOIN order_contents oc ON oc.order_id = co.order_id
+    LEFT JOIN order_payments op ON op.order_id = co.order_id
+    LEFT JOIN order_reviews r ON r.order_id = co.order_id"""
     return f"""    SELECT
-        f.customer_unique_id,
-        {single}
-    FROM order_facts f
-    LEFT JOIN repeat_customers m ON m.customer_unique_id = f.customer_unique_id
+        co.customer_unique_id,
+        {columns(True)}
+    FROM counted_orders co
+    LEFT JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id
+    {joins}
     WHERE m.customer_unique_id IS NULL
     UNION ALL
     SELECT
-        f.customer_unique_id,
-        {grouped}
-    FROM order_facts f
-    JOIN repeat_customers m ON m.customer_unique_id = f.customer_unique_id
-    GROUP BY f.customer_unique_id"""
+        co.customer_unique_id,
+        {columns(False)}
+    FROM counted_orders co
+    JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id
+    {joins}
+    GROUP BY co.customer_unique_id"""
 
 
 def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
