@@ -108,3 +108,29 @@ def test_report_of_a_run_is_the_report_of_its_outputs(synth_dir, ran, tmp_path):
     again = build_report(ds, tmp_path / "report.html", as_of=ran.as_of, model=model, stability=ran.stability,
                          features_df=table, assignment_df=model.assign_features(table), rfm_df=rfm(table))
     assert again.read_bytes() == ran.files["report"].read_bytes()
+
+
+def test_run_on_less_than_a_year_of_history_skips_the_backtest_and_says_so(make_synth, tmp_path):
+    data = make_synth(customers=1500, seed=2, months=10)
+    out = tmp_path / "short"
+    run = run_cli("run", data, "-o", out, "--k", "3", "--seeds", "2", "--quiet")
+    assert run.code == 0, run.stderr
+    assert {p.name for p in out.iterdir()} == OUTPUTS - {"stability.json"}
+    said = " ".join(run.stdout.split())
+    assert "Maintenance: Not backtested: the counted purchases run from 2016-09-01 to" in said
+    assert "No re-train interval is claimed" in said and "Re-train by" not in said and "Stable" not in said
+    assert "--start" not in run.stdout + run.stderr
+    page = (out / "report.html").read_text()
+    assert "Not backtested" in page and "No re-train interval is claimed" in page
+
+
+def test_short_history_says_why_a_backtest_cannot_run(make_synth, synth_dir):
+    from custseg.ingest import open_data
+    from custseg.stability import short_history
+
+    with open_data(make_synth(customers=1500, seed=2, months=10)) as ds:
+        why = short_history(ds, QUICK)
+    assert why is not None and why.first_purchase == "2016-09-01" and why.reference == "2017-09-01"
+    assert why.step == "2M" and why.needed == 20
+    with open_data(synth_dir) as ds:
+        assert short_history(ds, QUICK) is None

@@ -36,7 +36,7 @@ from .report import build_report
 from .rfm import rfm
 from .schema import DEFAULT_STATUSES, LogMapping
 from .segment import fit
-from .stability import BacktestSettings, backtest, maintenance_contract
+from .stability import BacktestSettings, backtest, maintenance_contract, short_history
 from .summary import Summary, segments_by_rfm, summarize
 from .views.progress import inside
 
@@ -78,8 +78,10 @@ def run(
     """Run every step on ``data`` and write the outputs into ``out_dir``.
 
     ``as_of`` defaults to the day after the latest purchase. ``stability`` holds the backtest's
-    settings (``None`` skips the backtest). ``progress`` is called as ``(step, done, total)``, and
-    as ``("<step>: <detail>", done, total)`` for the work inside fit and the backtest.
+    settings (``None`` skips the backtest; so does data with too little history for one, which the
+    summary and the report then say, with no stability.json). ``progress`` is called as ``(step,
+    done, total)``, and as ``("<step>: <detail>", done, total)`` for the work inside fit and the
+    backtest.
     ``currency`` (a code or a symbol) labels amounts; default: BRL for an Olist export, none for a
     transaction log.
     """
@@ -199,28 +201,38 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
             model.assignment_ = None
             del table
             gc.collect()
-        result = None
+        result, no_backtest = None, None
         if stability is not None:
             step("stability")
-            # the backtest estimates how long a model fitted by this procedure stays valid (k chosen at
-            # its own reference date: the deployed k may not exist yet there); only the result is written
             settings = replace(stability, seed=seed, statuses=tuple(statuses), keep_labels=False)
-            result = backtest(ds, settings, progress=inside("stability", tick)).result
-            # ... and the contract speaks of the model this run deploys: its date, its files, its window
-            # (the model file named as in the output folder, so that outputs do not depend on where it is)
-            result["contract"] = maintenance_contract(
-                result, result["contract"]["retrain_cost"], model_path="model.json",
-                data_path=redacted(data) if is_url(data) else str(Path(data).resolve()),
-                deployed_as_of=day.isoformat())
-            result["contract"]["monitor"]["run_in"] = "the output folder of custseg run"
-            files["stability"] = write_json(result, out / "stability.json")
+            # too little history is no failed run: the summary says so and claims no interval
+            no_backtest = short_history(ds, settings)
+            if no_backtest is None:
+                result = _stability(ds, settings, data, day, inside("stability", tick))
+                files["stability"] = write_json(result, out / "stability.json")
         step("report")
         # the report reads the tables back once its Data section (DuckDB's work) is done
         files["report"] = build_report(ds, out / "report.html", as_of=day, model=model, stability=result,
                                        features_df=kept["features"], assignment_df=kept["segments"],
-                                       rfm_df=kept["rfm"], currency=currency)
+                                       rfm_df=kept["rfm"], currency=currency, no_backtest=no_backtest)
         tick("done", total, total)
-        summary = summarize(model, day.isoformat(), segment_ids, spend, result, len(ds.warnings))
+        summary = summarize(model, day.isoformat(), segment_ids, spend, result, len(ds.warnings), no_backtest)
         return RunResult(out_dir=out, as_of=day, files=files, model=model, stability=result,
                          customers=customers, warnings=[str(w) for w in ds.warnings], summary=summary, money=cash)
+
+
+def _stability(ds, settings: BacktestSettings, data, day: date, progress: Progress | None) -> dict:
+    """The backtest's result, its contract speaking of the model the run deploys as of ``day``.
+
+    The backtest estimates how long a model fitted by this procedure stays valid (k chosen at its
+    own reference date: the deployed k may not exist yet there); only the result is written.
+    """
+    result = backtest(ds, settings, progress=progress).result
+    # the model file named as in the output folder, so that outputs do not depend on where it is
+    result["contract"] = maintenance_contract(
+        result, result["contract"]["retrain_cost"], model_path="model.json",
+        data_path=redacted(data) if is_url(data) else str(Path(data).resolve()),
+        deployed_as_of=day.isoformat())
+    result["contract"]["monitor"]["run_in"] = "the output folder of custseg run"
+    return result
 

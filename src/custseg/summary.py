@@ -53,14 +53,33 @@ class Verdict:
 
 
 @dataclass(frozen=True)
+class NoBacktest:
+    """Why no backtest judged the segments: the data hold too little history for one.
+
+    The counted purchases run from ``first_purchase`` to ``last_purchase``; a backtest takes its
+    reference date ``reference`` (12 months after the first purchase) and needs at least one
+    ``step`` (``1M``) after it, and ``needed`` customers with a counted order before it
+    (``customers`` had one).
+    """
+
+    first_purchase: str
+    last_purchase: str
+    reference: str
+    step: str
+    customers: int
+    needed: int
+
+
+@dataclass(frozen=True)
 class Summary:
-    """What :func:`summarize` returns."""
+    """What :func:`summarize` returns; ``no_backtest`` says why a run has no verdict."""
 
     as_of: str
     customers: int
     segments: list[SegmentLine]
     verdict: Verdict | None
     warnings: int
+    no_backtest: NoBacktest | None = None
 
 
 def verdict_of(stability: dict, as_of: str) -> Verdict:
@@ -103,6 +122,7 @@ def summarize(
     monetary: np.ndarray | None = None,
     stability: dict | None = None,
     warnings: int = 0,
+    no_backtest: NoBacktest | None = None,
 ) -> Summary:
     """The summary of a segmentation placed as of ``as_of``.
 
@@ -128,7 +148,8 @@ def summarize(
         for s in model.segments
     ]
     verdict = verdict_of(stability, model.as_of) if stability is not None else None
-    return Summary(as_of=as_of, customers=sum(counts.values()), segments=lines, verdict=verdict, warnings=warnings)
+    return Summary(as_of=as_of, customers=sum(counts.values()), segments=lines, verdict=verdict, warnings=warnings,
+                   no_backtest=no_backtest)
 
 
 def segments_by_rfm(model: SegmentModel, segment_ids: np.ndarray, rfm_segments: np.ndarray) -> pd.DataFrame:

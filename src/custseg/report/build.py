@@ -26,7 +26,7 @@ from ..rfm import rfm
 from ..schema import LogMapping
 from .charts import config_json, template_json
 from ..currency import Money, money
-from ..summary import Summary, summarize
+from ..summary import NoBacktest, Summary, summarize
 from .content import Section
 from .data import data_section
 from .segments import SegmentInputs, segments_section
@@ -110,12 +110,13 @@ def segment_inputs(
                          money=money, kind=kind)
 
 
-def summary_of(inputs: SegmentInputs, stability: dict | None, warnings: int) -> Summary:
-    """The report's summary: segments as of the report's date, with revenue, and the verdict."""
+def summary_of(inputs: SegmentInputs, stability: dict | None, warnings: int,
+               no_backtest: NoBacktest | None = None) -> Summary:
+    """The report's summary: segments as of the report's date, with revenue, and the verdict (or why none)."""
     assert inputs.features is not None and inputs.assignment is not None  # a model's inputs have both
     monetary = inputs.features["monetary"].to_numpy() if "monetary" in inputs.features.columns else None
     return summarize(inputs.model, inputs.as_of, inputs.assignment["segment_id"].to_numpy(), monetary,
-                     stability, warnings)
+                     stability, warnings, no_backtest)
 
 
 def _frame(value: pd.DataFrame | Path | None, columns: list[str] | None, features: bool = False) -> pd.DataFrame | None:
@@ -152,6 +153,7 @@ def build_report(
     mapping: LogMapping | None = None,
     currency: str | None = None,
     history: list[dict] | str | Path | None = None,
+    no_backtest: NoBacktest | None = None,
 ) -> Path:
     """Write the HTML report on ``data`` to ``out_path``.
 
@@ -168,7 +170,8 @@ def build_report(
     customers, the tables and DuckDB's then need not be in memory at once). ``currency`` (a code
     such as ``BRL`` or a symbol) labels every amount; default: BRL for an Olist export, none for a
     transaction log. ``history`` (the records of :func:`custseg.operate.history`, or the state
-    directory of ``custseg update``) adds the History section.
+    directory of ``custseg update``) adds the History section. ``no_backtest``
+    (:func:`custseg.stability.short_history`) has the summary say why there is no verdict.
     """
     out_path = check_output_path(out_path)
     if isinstance(history, (str, Path)):
@@ -200,7 +203,7 @@ def build_report(
                 inputs = segment_inputs(ds, model, day, features_df, assignment_df, rfm_df, cash, ds.kind)
                 sections.append(segments_section(inputs))
                 with _stability_read(stability_source):
-                    summary = summary_of(inputs, stability, len(ds.warnings))
+                    summary = summary_of(inputs, stability, len(ds.warnings), no_backtest)
                 top = summary_section(summary, cash, stability is not None)
             meta.append(("segments", f"{model.k}, fitted as of {model.as_of}"))
         if stability is not None:

@@ -6,7 +6,7 @@ and the terminal say the same thing.
 from __future__ import annotations
 
 from ..summary import Summary
-from ..views.summary import verdict_headline
+from ..views.summary import no_backtest_text, verdict_headline
 from .content import Part, Section, Table, Text, fmt_int, fmt_pct
 from ..currency import Money
 
@@ -31,6 +31,8 @@ def summary_section(summary: Summary, money: Money, has_stability_section: bool)
         v = summary.verdict
         blocks.append(Text(f"Maintenance: {verdict_headline(v)}.", lead=True,
                            link=("details", "#stability") if has_stability_section else None))
+    elif summary.no_backtest is not None:
+        blocks.append(Text(f"Maintenance: {no_backtest_text(summary.no_backtest)}.", lead=True))
     blocks.append(summary_table(summary, money))
     health = (f"Data health: {summary.warnings} warning{'s' if summary.warnings != 1 else ''} from validation."
               if summary.warnings else "Data health: no validation warning.")

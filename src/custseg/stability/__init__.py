@@ -11,7 +11,8 @@
 """
 from __future__ import annotations
 
-from .backtest import RESULT_FORMAT, Backtest, BacktestSettings, backtest, protocol_block, reference_fit, step_record
+from .backtest import (MIN_REFERENCE_CUSTOMERS, RESULT_FORMAT, Backtest, BacktestSettings, backtest, backtest_dates,
+                       protocol_block, reference_fit, short_history, step_record)
 from .contract import maintenance_contract, monitor_every_days, recommendation
 from .decision import (CALENDAR_FEATURES, DEFAULT_CHANGED_SHARE, DEFAULT_RELIABLE_ARI, DEFAULT_SHARE_POINTS,
                        Assessment, Decision, Reference, Triggers, assess, decide, staleness)
@@ -25,15 +26,15 @@ from .refits import (DECIMALS, DEFAULT_REFITS, RETRAIN_STARTS, Procedure, Refit,
 from .views import contract_text, decision_text, monitor_command, reason_text, step_table, verdict_text
 
 __all__ = [
-    "Assessment", "Backtest", "BacktestSettings", "CALENDAR_FEATURES", "COMPARED_CUSTOMERS",
-    "DECIMALS", "DEFAULT_CHANGED_SHARE", "DEFAULT_REFITS", "DEFAULT_RELIABLE_ARI", "DEFAULT_SHARE_POINTS",
-    "Decision", "PANEL_IDS", "PANEL_SCHEMA", "PANEL_TABLES", "Period", "Procedure", "RESULT_FORMAT",
+    "Assessment", "Backtest", "BacktestSettings", "CALENDAR_FEATURES", "COMPARED_CUSTOMERS", "DECIMALS",
+    "DEFAULT_CHANGED_SHARE", "DEFAULT_REFITS", "DEFAULT_RELIABLE_ARI", "DEFAULT_SHARE_POINTS", "Decision",
+    "MIN_REFERENCE_CUSTOMERS", "PANEL_IDS", "PANEL_SCHEMA", "PANEL_TABLES", "Period", "Procedure", "RESULT_FORMAT",
     "RETRAIN_STARTS", "Reference", "Refit", "STUDY_FEATURES", "Triggers", "WINDOW_SCHEMA", "agreement",
-    "aligned_ids", "assess", "backtest", "band", "build_panel", "compared_customers", "compared_panel",
-    "contract_text", "counted_purchase_span", "customers_at", "decide", "decision_text", "default_reference",
-    "default_until", "drop_panel", "features_at", "fixed_decimals", "first_month_start_after", "frozen_labels",
-    "in_compared_share", "maintenance_contract", "monitor_command", "monitor_every_days", "panel_ids",
-    "parse_features", "parse_period", "parse_window", "peak_memory_mb", "protocol_block", "reason_text",
-    "recommendation", "reference_fit", "refit", "refits", "reset_peak_memory", "searching",
-    "staleness", "step_dates", "step_record", "step_table", "verdict_text", "window_view",
+    "aligned_ids", "assess", "backtest", "backtest_dates", "band", "build_panel", "compared_customers",
+    "compared_panel", "contract_text", "counted_purchase_span", "customers_at", "decide", "decision_text",
+    "default_reference", "default_until", "drop_panel", "features_at", "fixed_decimals", "first_month_start_after",
+    "frozen_labels", "in_compared_share", "maintenance_contract", "monitor_command", "monitor_every_days",
+    "panel_ids", "parse_features", "parse_period", "parse_window", "peak_memory_mb", "protocol_block",
+    "reason_text", "recommendation", "reference_fit", "refit", "refits", "reset_peak_memory", "searching",
+    "short_history", "staleness", "step_dates", "step_record", "step_table", "verdict_text", "window_view",
 ]

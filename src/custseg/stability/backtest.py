@@ -26,11 +26,13 @@ from ..ingest import Dataset, idle
 from ..model import SegmentModel
 from ..schema import DEFAULT_STATUSES
 from ..segment import fit
+from ..summary import NoBacktest
 from .contract import maintenance_contract, recommendation
 from .decision import (DEFAULT_CHANGED_SHARE, DEFAULT_RELIABLE_ARI, DEFAULT_SHARE_POINTS, Reference, Triggers,
                        assess, rule)
 from .panel import COMPARED_CUSTOMERS, compared_customers, compared_panel, customers_total
-from .periods import (Period, counted_purchase_span, default_reference, default_until, features_at, step_dates)
+from .periods import (Period, counted_purchase_span, customers_at, default_reference, default_until, features_at,
+                      step_dates)
 from .refits import (DEFAULT_REFITS, RETRAIN_STARTS, Procedure, agreement, fixed_decimals, frozen_labels,
                      peak_memory_mb, refits, reset_peak_memory)
 
@@ -38,6 +40,8 @@ from .refits import (DEFAULT_REFITS, RETRAIN_STARTS, Procedure, agreement, fixed
 RESULT_FORMAT = "custseg.stability/2"
 
 Progress = Callable[[str, int, int], None]
+#: Fewest customers with a counted order before the reference date for the reference fit.
+MIN_REFERENCE_CUSTOMERS = 20
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,7 @@ def reference_fit(ds: Dataset, day: date, settings: BacktestSettings) -> tuple[p
     reset = reset_peak_memory()
     start = time.perf_counter()
     table = features_at(ds, day, settings.window, settings.statuses)
-    if len(table) < 20:
+    if len(table) < MIN_REFERENCE_CUSTOMERS:
         raise InputError(f"only {len(table)} customers with a counted order before the reference date {day}: "
                          "choose a later `reference`")
     extra: dict[str, Any] = {"n_init": settings.n_init} if settings.n_init is not None else {}
@@ -139,14 +143,35 @@ def reference_block(model: SegmentModel, table: pd.DataFrame, total: int, day: d
     }
 
 
-def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(),
-             progress: Progress | None = None) -> Backtest:
-    """Run the temporal backtest on the ingested data ``ds`` (loaded once; features per step in SQL)."""
-    settings = settings.checked()
-    first, last = counted_purchase_span(ds, settings.statuses)
+def backtest_dates(settings: BacktestSettings, first: date, last: date) -> tuple[date, date, list[date]]:
+    """The reference date, the last date and the step dates of a backtest of data whose counted
+    purchases run from ``first`` to ``last`` (the defaults follow from them)."""
     reference = settings.reference or default_reference(first)
     until = settings.until or default_until(last)
-    dates = step_dates(reference, settings.step, until)
+    return reference, until, step_dates(reference, settings.step, until)
+
+
+def short_history(ds: Dataset, settings: BacktestSettings) -> NoBacktest | None:
+    """Why :func:`backtest` cannot judge a model on ``ds`` with ``settings`` (no step after its
+    reference date, or too few customers before it), or None when it can."""
+    first, last = counted_purchase_span(ds, settings.statuses)
+    reference, _, dates = backtest_dates(settings, first, last)
+    customers = customers_at(ds, reference, settings.window, settings.statuses)
+    if dates and customers >= MIN_REFERENCE_CUSTOMERS:
+        return None
+    return NoBacktest(first_purchase=first.isoformat(), last_purchase=last.isoformat(),
+                      reference=reference.isoformat(), step=str(settings.step), customers=int(customers),
+                      needed=MIN_REFERENCE_CUSTOMERS)
+
+
+def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(),
+             progress: Progress | None = None) -> Backtest:
+    """Run the temporal backtest on the ingested data ``ds`` (loaded once; features per step in SQL).
+
+    InputError when the data cannot carry it (:func:`short_history` says why beforehand)."""
+    settings = settings.checked()
+    first, last = counted_purchase_span(ds, settings.statuses)
+    reference, until, dates = backtest_dates(settings, first, last)
     if not dates:
         raise InputError(f"no step between the reference date {reference} and {until} "
                          f"(`step` {settings.step}): choose an earlier `reference` or a later `until`")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ..currency import Money
 from ..stability.views import span_text
-from ..summary import Summary, Verdict
+from ..summary import NoBacktest, Summary, Verdict
 
 
 #: The triggers of the maintenance decision in a marketer's words.
@@ -34,6 +34,19 @@ def verdict_headline(verdict: Verdict) -> str:
     return verdict.verdict
 
 
+def no_backtest_text(why: NoBacktest) -> str:
+    """Why there is no verdict, and what to do instead: no interval is claimed."""
+    if why.customers < why.needed and why.customers:
+        short = (f"only {why.customers:,} customers had a counted order before {why.reference}, the backtest's "
+                 f"reference date (it needs {why.needed})")
+    else:
+        short = (f"the counted purchases run from {why.first_purchase} to {why.last_purchase}; a backtest needs "
+                 f"12 months of history before its reference date ({why.reference}) and at least "
+                 f"{span_text(why.step)} after it")
+    return (f"Not backtested: {short}. No re-train interval is claimed: check the model with custseg monitor, "
+            "and run custseg stability once the data cover more")
+
+
 def summary_lines(summary: Summary, money: Money, report: str | None = None) -> list[str]:
     """A few short lines: one per segment (share, revenue share, action), the verdict, data health."""
     lines = [f"{len(summary.segments)} segments of {summary.customers:,} customers as of {summary.as_of}:"]
@@ -43,6 +56,8 @@ def summary_lines(summary: Summary, money: Money, report: str | None = None) -> 
         lines.append(f"  {f'{s.id} {s.name}':<{width}}  {s.share:.0%} of customers{revenue}. {s.action}")
     if summary.verdict is not None:
         lines.append(f"Maintenance: {verdict_headline(summary.verdict)} (details: stability.json, the report)")
+    elif summary.no_backtest is not None:
+        lines.append(f"Maintenance: {no_backtest_text(summary.no_backtest)}.")
     lines.append(f"Data health: {summary.warnings} warning{'s' if summary.warnings != 1 else ''} (validation.json)"
                  if summary.warnings else "Data health: no validation warning")
     if report:
