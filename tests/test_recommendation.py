@@ -194,3 +194,21 @@ def test_monitor_cadence():
     assert monitor_every_days(59, 243, 31) == 14
     assert monitor_every_days(None, 243, 31) == 31
     assert monitor_every_days(20, 243, 31) == 7
+
+
+def test_the_monitor_line_says_how_often_in_the_calendar_and_names_a_real_model():
+    from custseg.stability.views import every_text, monitor_command, monitor_text
+
+    assert [every_text(d) for d in (31, 30, 28, 59, 61, 7, 14, 10)] == [
+        "every month", "every month", "every month", "every 2 months", "every 2 months", "every week",
+        "every 2 weeks", "every 10 days"]
+    monitor = {"every_days": 31, "command": monitor_command("MODEL", "data", "all")}
+    unsaved = monitor_text(monitor)
+    assert unsaved.startswith("Check every month with: custseg monitor MODEL data --as-of YYYY-MM-DD")
+    assert "did not save" in unsaved and "--save-model FILE" in unsaved and "31 days" not in unsaved
+    saved = monitor_text(monitor, "out/ref model.json")
+    assert "custseg monitor 'out/ref model.json' data" in saved and "MODEL" not in saved
+    assert "save" not in saved
+    deployed = {"every_days": 14, "command": monitor_command("model.json", "data", "12M")}
+    assert monitor_text(deployed).startswith("Check every 2 weeks with: custseg monitor model.json data")
+    assert "save" not in monitor_text(deployed)

@@ -113,7 +113,8 @@ def stability_command(
     if labels is not None:
         write_table(run.labels, labels)
     console.print(step_table(run.result))
-    console.print(contract_text(run.result), markup=False, highlight=False, soft_wrap=True)
+    console.print(contract_text(run.result, str(save_model) if save_model is not None else None), markup=False,
+                  highlight=False, soft_wrap=True)
     written = [output] + [p for p in (save_model, labels) if p is not None]
     console.print("wrote " + ", ".join(map(str, written)), markup=False, highlight=False)
 

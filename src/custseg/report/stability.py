@@ -7,7 +7,6 @@ shares, migration between frozen and re-trained labels, and the verdict in plain
 """
 from __future__ import annotations
 
-import shlex
 from pathlib import Path
 
 import plotly.graph_objects as go
@@ -17,7 +16,7 @@ from ..drift import PSI_MAJOR, PSI_MODERATE
 from ..errors import ModelFileError
 from ..model import SegmentModel
 from ..stability import RESULT_FORMAT
-from ..stability.views import reason_text, segment_label, span_text, verdict_text
+from ..stability.views import monitor_text, reason_text, segment_label, span_text, verdict_text
 from .charts import chart, plot_text
 from .content import Block, ChartBlock, Facts, Part, Section, Table, Text, fmt_int, fmt_num, fmt_pct
 
@@ -73,8 +72,7 @@ def recommendation_part(result: dict) -> Part:
     blocks: list[Block] = [
         Text(headline, lead=True),
         Text(f"Why: {verdict_text(result)}"),
-        Text(f"Check every {monitor['every_days']} days with: {shlex.join(monitor['command'])} "
-             "(exit code 3 means re-train now)."),
+        Text(monitor_text(monitor) + "."),
         Table(["re-train early when"], [
             [f"the frozen model is stale and at least {trig['changed_share']:.0%} of customers would change segment"],
             [f"a segment's share moves more than {trig['share_points']:g} points from the reference"],

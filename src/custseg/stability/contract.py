@@ -12,7 +12,7 @@ from datetime import date
 import pandas as pd
 
 from ..model import SegmentModel
-from .views import monitor_command
+from .views import MODEL_PLACEHOLDER, monitor_command
 
 
 def stable_ks(model: SegmentModel, reliable_ari: float) -> list[int]:
@@ -63,7 +63,7 @@ def monitor_every_days(retrain_days: int | None, horizon_days: int, step_days: i
     return int(min(max(interval // 4, 7), max(step_days, 7)))
 
 
-def maintenance_contract(result: dict, cost: dict | None, model_path: str = "MODEL",
+def maintenance_contract(result: dict, cost: dict | None, model_path: str = MODEL_PLACEHOLDER,
                          data_path: str | None = None, deployed_as_of: str | None = None) -> dict:
     """The maintenance contract of a backtest ``result``: for the model deployed at ``deployed_as_of``
     (default: the reference model), re-train by (its date plus the interval), monitoring, triggers, cost."""

@@ -6,6 +6,10 @@ import shlex
 from rich.table import Table
 
 _UNITS = {"D": ("day", "days"), "W": ("week", "weeks"), "M": ("month", "months"), "Y": ("year", "years")}
+#: The model file in a contract's monitor command when the backtest's model was not saved.
+MODEL_PLACEHOLDER = "MODEL"
+#: Days in a month on average (a check interval of 28 to 31 days is "every month").
+MONTH_DAYS = 30.4375
 
 
 def monitor_command(model_path: str, data_path: str, window: str) -> list[str]:
@@ -25,6 +29,30 @@ def span_text(period: str | None) -> str:
     n, unit = int(period[:-1]), period[-1]
     singular, plural = _UNITS[unit]
     return f"{n} {singular if n == 1 else plural}"
+
+
+def every_text(days: int) -> str:
+    """How often, in the calendar's words: 'every month' (28 to 31 days), 'every 2 weeks', 'every 10 days'."""
+    if days >= 28:
+        months = max(1, round(days / MONTH_DAYS))
+        return "every month" if months == 1 else f"every {months} months"
+    if days % 7 == 0:
+        return "every week" if days == 7 else f"every {days // 7} weeks"
+    return f"every {days} days"
+
+
+def monitor_text(monitor: dict, model_path: str | None = None) -> str:
+    """How often to run ``custseg monitor`` and its command line, with ``model_path`` for the
+    placeholder when the model was saved; without it, how to save the model the command needs."""
+    command = list(monitor["command"])
+    placeholder = command[2] == MODEL_PLACEHOLDER
+    if placeholder and model_path is not None:
+        command[2], placeholder = model_path, False
+    text = f"Check {every_text(monitor['every_days'])} with: {shlex.join(command)} (exit code 3: re-train now)"
+    if placeholder:
+        text += (f"; {MODEL_PLACEHOLDER} is the backtest's reference model, which this run did not save: "
+                 "run custseg stability again with --save-model FILE to write it")
+    return text
 
 
 def segment_label(segment: str, names: dict[str, str] | None) -> str:
@@ -92,8 +120,9 @@ def verdict_text(result: dict) -> str:
     return text.strip()
 
 
-def contract_text(result: dict) -> str:
-    """The maintenance contract as a few lines of plain text."""
+def contract_text(result: dict, model_path: str | None = None) -> str:
+    """The maintenance contract as a few lines of plain text (``model_path``: where the reference
+    model was saved, for the monitor's command line)."""
     proto, con = result["protocol"], result["contract"]
     trig = con["triggers"]
     lines = [
@@ -105,8 +134,7 @@ def contract_text(result: dict) -> str:
         lines.append(f"Re-train the model of {con['model_as_of']} by {con['retrain_by']} "
                      f"(every {span_text(con['retrain_every'])}), earlier if the monitor says so.")
     lines += [
-        f"Monitor: every {con['monitor']['every_days']} days: {shlex.join(con['monitor']['command'])} "
-        "(exit 3 = re-train now)",
+        monitor_text(con["monitor"], model_path),
         (f"Re-train early when: the model is stale and at least {trig['changed_share']:.0%} of customers would change "
          f"segment; a segment's share moves more than {trig['share_points']:g} points; PSI above {trig['psi_max']:g} "
          "on a model feature"),
