@@ -26,6 +26,7 @@ import duckdb
 
 from ..errors import InputError
 from ..schema import LogMapping
+from .cache import CACHE_VARIABLE, cache_dir, cached_copy, keep_copy
 from .dataset import (IDLE_MEMORY_LIMIT, MEMORY_SHARE, MIN_MEMORY, Dataset, connect, idle, memory_budget,
                       finish_pending)
 from .files import SNIFF_BYTES, check_file, find_file
@@ -34,10 +35,12 @@ from .olist import load
 from .typed import (END_DATE, FIRST_DATE, KEY_COLUMNS, MONEY_COLUMNS, MONEY_LIMIT, define_text_macro, key_text,
                     load_table, typed_column)
 
-__all__ = ["END_DATE", "FIRST_DATE", "IDLE_MEMORY_LIMIT", "KEY_COLUMNS", "MEMORY_SHARE", "MIN_MEMORY",
-           "MONEY_COLUMNS", "MONEY_LIMIT", "SNIFF_BYTES", "Dataset", "check_file", "connect", "define_text_macro",
-           "find_file", "idle", "key_text", "load", "load_log", "load_table", "memory_budget", "open_data",
-           "finish_pending", "summary", "typed_column", "validation_report"]
+__all__ = [
+    "CACHE_VARIABLE", "Dataset", "END_DATE", "FIRST_DATE", "IDLE_MEMORY_LIMIT", "KEY_COLUMNS", "MEMORY_SHARE",
+    "MIN_MEMORY", "MONEY_COLUMNS", "MONEY_LIMIT", "SNIFF_BYTES", "cache_dir", "check_file", "connect",
+    "define_text_macro", "find_file", "finish_pending", "idle", "key_text", "load", "load_log", "load_table",
+    "memory_budget", "open_data", "summary", "typed_column", "validation_report",
+]
 
 
 def open_data(path: str | Path, mapping: LogMapping | None = None, *,
@@ -58,15 +61,21 @@ def open_data(path: str | Path, mapping: LogMapping | None = None, *,
         raise InputError("a symbolic link that leads nowhere" if path.is_symlink() else "no such file or directory",
                          file=path)
     reading(path)  # outputs must not overwrite it, nor land inside it
-    if path.is_dir():
-        if mapping is not None:
-            raise InputError("is a directory (an Olist export): the transaction-log options apply to a "
-                             "log file", file=path)
-        return load(path, con=con, strict=strict, columns=columns)
-    if mapping is None:
+    if path.is_dir() and mapping is not None:
+        raise InputError("is a directory (an Olist export): the transaction-log options apply to a "
+                         "log file", file=path)
+    if not path.is_dir() and mapping is None:
         raise InputError("is a file: give the directory of an Olist export, or read it as a transaction "
                          "log with `customer_col`, `date_col` and `amount_col`", file=path)
-    return load_log(path, mapping, con=con, strict=strict)
+    log = not path.is_dir()  # a log always gives every table: `columns` does not change its load
+    cached, target = cached_copy(path, mapping, None if log else columns) if con is None else (None, None)
+    if cached is not None:
+        return cached
+    ds = load_log(path, mapping, con=con, strict=strict) if mapping else load(path, con=con, strict=strict,
+                                                                              columns=columns)
+    if target is not None:
+        keep_copy(ds, target)
+    return ds
 
 
 def summary(ds: Dataset) -> dict:
