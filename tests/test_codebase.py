@@ -119,9 +119,6 @@ def test_every_module_imports_only_from_its_layer_or_lower():
 MAX_LINES = 600
 #: Modules allowed over MAX_LINES, each with its reason: pure data tables only. None today.
 DATA_TABLES: dict[str, str] = {}
-#: Modules over the limit that the lead is changing now (#16: features grows with its fast path);
-#: to be emptied when that lands. An entry that is gone or no longer over the limit fails the test.
-BEING_SPLIT = {"features.py"}
 
 
 def _oversized(root: Path) -> dict[str, int]:
@@ -132,10 +129,8 @@ def _oversized(root: Path) -> dict[str, int]:
 
 def test_no_module_is_over_the_size_limit():
     over = _oversized(PACKAGE)
-    assert not {name: n for name, n in over.items() if name not in set(DATA_TABLES) | BEING_SPLIT}, \
+    assert not {name: n for name, n in over.items() if name not in DATA_TABLES}, \
         f"modules over {MAX_LINES} lines (split them by topic): {over}"
-    stale = sorted(name for name in BEING_SPLIT if name not in over)
-    assert not stale, f"no longer over {MAX_LINES} lines: remove {stale} from BEING_SPLIT"
 
 
 def test_the_size_check_finds_a_long_module(tmp_path):

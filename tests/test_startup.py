@@ -16,9 +16,13 @@ def test_cli_and_jobs_import_no_heavy_library():
     assert loaded == ""
 
 
-def test_lazy_names_still_resolve():
+def test_the_package_api_names_resolve():
+    # custseg.rfm is the function the README documents (and custseg.rfm the module's name too)
     import custseg
+    import custseg.features
+    from custseg.features import features
     from custseg.rfm import rfm
 
-    assert custseg.rfm is rfm
+    assert custseg.rfm is rfm and custseg.features.features is features
+    assert callable(custseg.fit) and callable(custseg.backtest)
     assert callable(custseg.fit) and callable(custseg.backtest)

@@ -1,81 +1,18 @@
-"""Per-customer features as of a date: one row per person, computed in SQL over the ingested tables.
+"""The feature query: one SQL query over the contract's table names, and how DuckDB runs it.
 
-An order *counts* when it was purchased strictly before the as-of date D (midnight) and its
-status is one of the counted statuses (default: delivered). Facts dated D or later do not exist
-yet at D: a delivery counts only when delivered before D, a review only when answered before D.
-Payments carry no date and are taken as they are. Order statuses are the export's current ones
-(the export keeps no status history).
-
-:func:`feature_sql` is the whole computation as one SQL query over the contract's table names,
-written in portable SQL (CTEs, GROUP BY, CASE, ``date_diff``, ``ARG_MAX``/``ARG_MIN`` over a struct,
-which are Spark's ``MAX_BY``/``MIN_BY``) so that sqlglot can transpile it from DuckDB to Spark. DuckDB
-runs it one step at a time (:func:`run_staged`). Sums run on exact types (integer seconds, DECIMAL money)
-so that results do not depend on the order in which threads add them up.
+:func:`feature_sql` is the whole computation, written in portable SQL (CTEs, GROUP BY, CASE,
+``date_diff``, ``ARG_MAX``/``ARG_MIN`` over a struct, which are Spark's ``MAX_BY``/``MIN_BY``) so that
+sqlglot can transpile it from DuckDB to Spark. DuckDB runs it one step at a time
+(:func:`run_staged`). Sums run on exact types (integer seconds, DECIMAL money) so that results do
+not depend on the order in which threads add them up.
 """
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
-from pathlib import Path
-from typing import TYPE_CHECKING
+from datetime import date, datetime
 
-from .errors import InputError
-from .ingest import Dataset, key_text, open_data
-from .schema import DEFAULT_STATUSES, FEATURE_COLUMNS, ORDER_STATUSES, LogMapping
-
-if TYPE_CHECKING:  # pandas is imported where a DataFrame is made: `custseg features` never needs it
-    import pandas as pd
-
-#: One line per feature column, in the order of the table (used by ``--help`` and the README).
-FEATURE_DOCS: dict[str, str] = {
-    "customer_unique_id": "the person (customer_id is per order; customer_unique_id is the person)",
-    "recency_days": "days from the latest counted purchase to the as-of date (fractional)",
-    "frequency": "number of distinct counted orders",
-    "monetary": "sum of the payments of counted orders (item price + freight for an order without payments)",
-    "mean_basket": "monetary / frequency",
-    "mean_items": "items per counted order (an order without items counts 0)",
-    "total_items": "items over all counted orders",
-    "review_score_mean": "mean score of the reviews answered before the as-of date, each review once; NaN if none",
-    "review_share": "share of counted orders with a review answered before the as-of date",
-    "answer_days": ("mean days from a review's creation to its answer, over the reviews answered before the "
-                    "as-of date, each review once; NaN if none (or no answer time recorded)"),
-    "delivery_days_mean": "mean days from purchase to delivery, over orders delivered before the as-of date; "
-                          "NaN if none",
-    "lateness_days_mean": "mean days delivered minus estimated delivery date (positive = late); NaN if none",
-    "late_share": "share of orders delivered before the as-of date on a day after the estimated date; NaN if none",
-    "installments_mean": "mean installments over the customer's payments (0 read as 1; 1 when no payment is recorded)",
-    "main_payment_type": "payment type carrying the most value (ties: alphabetical; 'unknown' when no payment)",
-    "freight_share": "freight / (price + freight) over the customer's items (0 when no items)",
-    "n_categories": "distinct product categories bought (unknown categories not counted)",
-    "main_category": "category with the most items, English name when translated (ties: alphabetical; "
-                     "'unknown' when none)",
-    "customer_state": "state given at the latest counted order that gives one ('unknown' when none does)",
-    "tenure_days": "days from the first counted purchase to the as-of date (fractional)",
-}
-
-#: Column dtypes of the feature table, in column order.
-FEATURE_DTYPES: dict[str, str] = {
-    "customer_unique_id": "str",
-    "recency_days": "float64",
-    "frequency": "int64",
-    "monetary": "float64",
-    "mean_basket": "float64",
-    "mean_items": "float64",
-    "total_items": "int64",
-    "review_score_mean": "float64",
-    "review_share": "float64",
-    "answer_days": "float64",
-    "delivery_days_mean": "float64",
-    "lateness_days_mean": "float64",
-    "late_share": "float64",
-    "installments_mean": "float64",
-    "main_payment_type": "str",
-    "freight_share": "float64",
-    "n_categories": "int64",
-    "main_category": "str",
-    "customer_state": "str",
-    "tenure_days": "float64",
-}
+from ..errors import InputError
+from ..schema import DEFAULT_STATUSES
 
 _SQL_TEMPLATE = """
 WITH
@@ -406,101 +343,6 @@ def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[s
     ).strip()
 
 
-def check_statuses(ds: Dataset, statuses: tuple[str, ...] | list[str]) -> None:
-    """Raise InputError for a status that is neither an Olist status nor present in the data."""
-    # main.orders: every order of the data, also when a window or panel narrows `orders` for the query
-    present = {r[0] for r in ds.con.execute("SELECT DISTINCT order_status FROM main.orders").fetchall()}
-    known = sorted(set(ORDER_STATUSES) | {s for s in present if s is not None})
-    unknown = [s for s in statuses if s not in known]
-    if unknown:
-        raise InputError(
-            f"unknown order status {unknown[0]!r} (known: {', '.join(known)})",
-            file=ds.files.get("orders", "orders"),
-            column="order_status",
-        )
-
-
-def default_as_of(ds: Dataset) -> date:
-    """The day after the latest purchase in the data (any status): the export's 'today'."""
-    latest = ds.scalar("SELECT MAX(order_purchase_timestamp) FROM orders")
-    if latest is None:
-        raise InputError("no order has a purchase date", file=ds.files.get("orders", "orders"),
-                         column="order_purchase_timestamp")
-    return latest.date() + timedelta(days=1)
-
-
-def typed_features(df: pd.DataFrame, dtypes: dict[str, str] = FEATURE_DTYPES) -> pd.DataFrame:
-    """``df`` with exactly the feature columns (``dtypes``' keys), in order, with the contract's dtypes."""
-    return df[list(dtypes)].astype(dtypes).reset_index(drop=True)
-
-
-def _computed(ds: Dataset, as_of: date | datetime | str, statuses: tuple[str, ...], into: str | None = None):
-    """Run the feature query on ``ds``: the table as Arrow, or (``into``) into that temporary table."""
-    check_statuses(ds, statuses)
-    # Every step of the query is ordered explicitly (ORDER BY, window orders with tie-breakers), so
-    # DuckDB may drop insertion order: for millions of customers that is the difference between
-    # fitting its memory budget and running out of it.
-    ds.con.execute("SET preserve_insertion_order = false")
-    try:
-        person = key_text(ds.con, "customers", "customer_unique_id", alias="h")
-        return run_staged(ds.con, feature_sql(as_of, statuses, person), into)
-    finally:
-        ds.con.execute("RESET preserve_insertion_order")
-
-
-def customer_features(
-    ds: Dataset,
-    as_of: date | datetime | str,
-    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
-) -> pd.DataFrame:
-    """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
-    result = _computed(ds, as_of, tuple(statuses))
-    # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
-    # memory); self_destruct frees each Arrow column once converted
-    return released(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
-
-
-#: The temporary table :func:`write_features` computes the feature table into.
-WRITTEN_TABLE = "custseg_feature_table"
-
-
-def write_features(ds: Dataset, as_of: date | datetime | str, output: str | Path,
-                   statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES) -> tuple[int, dict[str, float]]:
-    """Write the feature table of ``ds`` as of ``as_of`` to ``output`` (.csv or .parquet); its number of
-    customers and the medians of :data:`SUMMARY_FEATURES`.
-
-    DuckDB computes, summarises and writes the table (no Python copy of it: for millions of
-    customers that is seconds and gigabytes). InputError, and nothing written, when no customer
-    has a counted order before ``as_of``.
-    """
-    from .export import copy_table
-
-    statuses = tuple(statuses)
-    _computed(ds, as_of, statuses, into=WRITTEN_TABLE)
-    try:
-        medians = ", ".join(f'median("{name}")' for name in SUMMARY_FEATURES)
-        customers, *values = ds.con.execute(f"SELECT count(*), {medians} FROM {WRITTEN_TABLE}").fetchall()[0]
-        if not customers:
-            raise InputError(f"no customer has a counted order before {parse_as_of(as_of)} "
-                             f"(statuses: {', '.join(statuses)})")
-        copy_table(ds.con, WRITTEN_TABLE, output)
-    finally:
-        ds.con.execute(f"DROP TABLE IF EXISTS temp.{WRITTEN_TABLE}")
-    return customers, {name: float("nan") if v is None else float(v) for name, v in zip(SUMMARY_FEATURES, values)}
-
-
-def released(value):
-    """``value``, after Arrow's memory pool has handed its freed memory back to the system.
-
-    The pool keeps what a conversion freed for later use: for millions of customers that is
-    hundreds of MB more peak memory in every step that follows (0.8 GB at 9M customers).
-    """
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    return value
-
-
 _CTE = re.compile(r"^(\w+) AS \($(.*?)^\),?$", re.M | re.S)
 
 
@@ -534,84 +376,3 @@ def run_staged(con, sql: str, into: str | None = None):
     finally:
         for name in reversed(made):
             con.execute(f"DROP TABLE IF EXISTS temp.{name}")
-
-
-def features(
-    data: str | Path | Dataset,
-    as_of: date | datetime | str,
-    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
-    *,
-    mapping: LogMapping | None = None,
-) -> pd.DataFrame:
-    """:func:`customer_features` of a Dataset, or of the data at ``data`` (loaded here).
-
-    ``data`` is an Olist export directory, or a transaction-log file read through ``mapping``.
-    """
-    if isinstance(data, Dataset):
-        return customer_features(data, as_of, statuses)
-    day = parse_as_of(as_of)  # fail on a bad date before reading any file
-    with open_data(data, mapping, columns=FEATURE_COLUMNS) as ds:
-        return customer_features(ds, day, statuses)
-
-
-def is_feature_table(path: str | Path) -> bool:
-    """Whether ``path`` names a written feature table: a .csv or .parquet file, or a Parquet dataset
-    directory (as Spark writes), rather than an Olist export directory."""
-    path = Path(path)
-    return path.suffix.lower() in (".csv", ".parquet") and (path.is_file() or path.suffix.lower() == ".parquet")
-
-
-def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFrame:
-    """A feature table written by ``custseg features`` (either engine), checked and typed.
-
-    Reads only the feature columns (Parquet: straight into columns, no text parsing), so that
-    fitting or assigning millions of customers does not recompute their features. With
-    ``columns`` (feature names), only those are read and returned, in that order.
-    """
-    import pandas as pd
-    import pyarrow as pa
-    import pyarrow.dataset as pads
-
-    from .export import reading
-
-    path = Path(path)
-    reading(path)  # outputs must not overwrite it
-    try:
-        if path.suffix.lower() == ".parquet":
-            source = pads.dataset(path, format="parquet")
-            present = source.schema.names
-        else:
-            present = list(pd.read_csv(path, nrows=0).columns)
-    except (OSError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"cannot be read as a feature table ({type(exc).__name__})", file=path) from None
-    unknown = [c for c in columns or () if c not in FEATURE_DTYPES]
-    if unknown:
-        raise InputError("not a column of a feature table written by custseg features", file=path,
-                         column=unknown[0])
-    wanted = {c: FEATURE_DTYPES[c] for c in columns} if columns is not None else FEATURE_DTYPES
-    missing = [c for c in FEATURE_DTYPES if c not in present]
-    if missing:
-        raise InputError("missing: not a feature table written by custseg features (a transaction log "
-                         "is read with `customer_col`, `date_col` and `amount_col`)", file=path, column=missing[0])
-    try:
-        if path.suffix.lower() == ".parquet":
-            # self_destruct: each Arrow column is freed once converted (half the peak memory)
-            table = source.to_table(columns=list(wanted)).to_pandas(self_destruct=True, split_blocks=True)
-        else:
-            text = [c for c, t in wanted.items() if t == "str"]
-            table = pd.read_csv(path, usecols=list(wanted), dtype=dict.fromkeys(text, str),
-                                keep_default_na=False, na_values={c: [""] for c in wanted if c not in text})
-        return released(typed_features(table, wanted))
-    except (ValueError, TypeError, pa.ArrowException) as exc:
-        column = next((c for c in wanted if c in str(exc)), None)
-        raise InputError(f"a value does not have the feature table's type ({type(exc).__name__})",
-                         file=path, column=column) from None
-
-
-#: Features whose medians summarise a feature table at a glance.
-SUMMARY_FEATURES: tuple[str, ...] = ("recency_days", "frequency", "monetary", "review_score_mean", "delivery_days_mean")
-
-
-def feature_medians(df: pd.DataFrame) -> dict[str, float]:
-    """Median of each summary feature (NaN ignored), for a quick look at a feature table."""
-    return {name: float(df[name].median()) for name in SUMMARY_FEATURES}

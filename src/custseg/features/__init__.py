@@ -1,0 +1,130 @@
+"""Per-customer features as of a date: one row per person, computed in SQL over the ingested tables.
+
+An order *counts* when it was purchased strictly before the as-of date D (midnight) and its
+status is one of the counted statuses (default: delivered). Facts dated D or later do not exist
+yet at D: a delivery counts only when delivered before D, a review only when answered before D.
+Payments carry no date and are taken as they are. Order statuses are the export's current ones
+(the export keeps no status history).
+
+Modules: :mod:`.query` (the feature query, one portable SQL statement, and how DuckDB runs it) and
+:mod:`.table` (the feature table's columns, and reading a written one).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..errors import InputError
+from ..ingest import Dataset, key_text, open_data
+from ..schema import DEFAULT_STATUSES, FEATURE_COLUMNS, ORDER_STATUSES, LogMapping
+from .query import (HISTORY_COLUMNS, ORDER_FACTS, feature_sql, parse_as_of, parse_statuses, run_staged,
+                    split_query)
+from .table import (FEATURE_DOCS, FEATURE_DTYPES, SUMMARY_FEATURES, feature_medians, is_feature_table,
+                    read_feature_table, released, typed_features)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "DEFAULT_STATUSES", "FEATURE_DOCS", "FEATURE_DTYPES", "HISTORY_COLUMNS", "ORDER_FACTS", "SUMMARY_FEATURES",
+    "WRITTEN_TABLE", "check_statuses", "customer_features", "default_as_of", "feature_medians", "feature_sql",
+    "features", "is_feature_table", "parse_as_of", "parse_statuses", "read_feature_table", "released",
+    "run_staged", "split_query", "typed_features", "write_features",
+]
+
+
+def check_statuses(ds: Dataset, statuses: tuple[str, ...] | list[str]) -> None:
+    """Raise InputError for a status that is neither an Olist status nor present in the data."""
+    # main.orders: every order of the data, also when a window or panel narrows `orders` for the query
+    present = {r[0] for r in ds.con.execute("SELECT DISTINCT order_status FROM main.orders").fetchall()}
+    known = sorted(set(ORDER_STATUSES) | {s for s in present if s is not None})
+    unknown = [s for s in statuses if s not in known]
+    if unknown:
+        raise InputError(
+            f"unknown order status {unknown[0]!r} (known: {', '.join(known)})",
+            file=ds.files.get("orders", "orders"),
+            column="order_status",
+        )
+
+
+def default_as_of(ds: Dataset) -> date:
+    """The day after the latest purchase in the data (any status): the export's 'today'."""
+    latest = ds.scalar("SELECT MAX(order_purchase_timestamp) FROM orders")
+    if latest is None:
+        raise InputError("no order has a purchase date", file=ds.files.get("orders", "orders"),
+                         column="order_purchase_timestamp")
+    return latest.date() + timedelta(days=1)
+
+
+def _computed(ds: Dataset, as_of: date | datetime | str, statuses: tuple[str, ...], into: str | None = None):
+    """Run the feature query on ``ds``: the table as Arrow, or (``into``) into that temporary table."""
+    check_statuses(ds, statuses)
+    # Every step of the query is ordered explicitly (ORDER BY, window orders with tie-breakers), so
+    # DuckDB may drop insertion order: for millions of customers that is the difference between
+    # fitting its memory budget and running out of it.
+    ds.con.execute("SET preserve_insertion_order = false")
+    try:
+        person = key_text(ds.con, "customers", "customer_unique_id", alias="h")
+        return run_staged(ds.con, feature_sql(as_of, statuses, person), into)
+    finally:
+        ds.con.execute("RESET preserve_insertion_order")
+
+
+def customer_features(
+    ds: Dataset,
+    as_of: date | datetime | str,
+    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
+) -> pd.DataFrame:
+    """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
+    result = _computed(ds, as_of, tuple(statuses))
+    # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
+    # memory); self_destruct frees each Arrow column once converted
+    return released(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
+
+
+#: The temporary table :func:`write_features` computes the feature table into.
+WRITTEN_TABLE = "custseg_feature_table"
+
+
+def write_features(ds: Dataset, as_of: date | datetime | str, output: str | Path,
+                   statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES) -> tuple[int, dict[str, float]]:
+    """Write the feature table of ``ds`` as of ``as_of`` to ``output`` (.csv or .parquet); its number of
+    customers and the medians of :data:`SUMMARY_FEATURES`.
+
+    DuckDB computes, summarises and writes the table (no Python copy of it: for millions of
+    customers that is seconds and gigabytes). InputError, and nothing written, when no customer
+    has a counted order before ``as_of``.
+    """
+    from ..export import copy_table
+
+    statuses = tuple(statuses)
+    _computed(ds, as_of, statuses, into=WRITTEN_TABLE)
+    try:
+        medians = ", ".join(f'median("{name}")' for name in SUMMARY_FEATURES)
+        customers, *values = ds.con.execute(f"SELECT count(*), {medians} FROM {WRITTEN_TABLE}").fetchall()[0]
+        if not customers:
+            raise InputError(f"no customer has a counted order before {parse_as_of(as_of)} "
+                             f"(statuses: {', '.join(statuses)})")
+        copy_table(ds.con, WRITTEN_TABLE, output)
+    finally:
+        ds.con.execute(f"DROP TABLE IF EXISTS temp.{WRITTEN_TABLE}")
+    return customers, {name: float("nan") if v is None else float(v) for name, v in zip(SUMMARY_FEATURES, values)}
+
+
+def features(
+    data: str | Path | Dataset,
+    as_of: date | datetime | str,
+    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
+    *,
+    mapping: LogMapping | None = None,
+) -> pd.DataFrame:
+    """:func:`customer_features` of a Dataset, or of the data at ``data`` (loaded here).
+
+    ``data`` is an Olist export directory, or a transaction-log file read through ``mapping``.
+    """
+    if isinstance(data, Dataset):
+        return customer_features(data, as_of, statuses)
+    day = parse_as_of(as_of)  # fail on a bad date before reading any file
+    with open_data(data, mapping, columns=FEATURE_COLUMNS) as ds:
+        return customer_features(ds, day, statuses)
