@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hostile import assert_refused
 from custseg.ingest import load
 from custseg.model import SegmentModel
 from custseg.segment import fit_preprocessing
@@ -168,9 +169,8 @@ def test_cli_measures_the_cost_of_one_retrain_and_replays_the_study_features(cli
 def test_cli_bad_input_exits_2_with_one_line_and_no_output(cli, nodrift_dir, tmp_path, args, message):
     out = tmp_path / "r.json"
     run = cli("stability", nodrift_dir, "-o", out, "--k", "4", "--jobs", "1", *args)
-    assert run.code == 2
-    assert message in run.stderr and len(run.stderr.strip().splitlines()) == 1
-    assert "Traceback" not in run.stderr
+    # one error line (a progress line may come before it on a slow machine: the work had begun)
+    assert_refused(run, 2, message)
     assert not out.exists()
 
 
