@@ -32,24 +32,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from synthetic import synthetic_data
+from synthetic import bare_scan, synthetic_data
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {1_000_000: (3.5, None), 5_000_000: (7.0, 6.0)}  # orders: (wall ratio, peak RSS GB)
-
-
-def scan(data: Path) -> int:
-    """DuckDB reading every CSV of ``data`` in full; the rows read."""
-    import duckdb
-
-    con = duckdb.connect()
-    rows = 0
-    for csv in sorted(data.glob("*.csv")):
-        if csv.name == "truth.csv":
-            continue
-        last = con.execute(f"SELECT * FROM read_csv('{csv}', header=true) LIMIT 0").description[-1][0]
-        rows += con.execute(f"SELECT count(\"{last}\") FROM read_csv('{csv}', header=true)").fetchall()[0][0]
-    return rows
 
 
 def commands(data: Path, as_of: str, out: Path) -> dict[str, tuple[list[str], dict[str, str]]]:
@@ -160,7 +146,7 @@ def main() -> None:
     parser.add_argument("--scan", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.scan:
-        print(scan(args.scan))
+        print(bare_scan(args.scan))
         return
     only = args.only.split(",") if args.only else None
     results = []

@@ -30,7 +30,7 @@ import sys
 import time
 from pathlib import Path
 
-from synthetic import synthetic_data
+from synthetic import bare_scan, synthetic_data
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench-output"
@@ -39,21 +39,6 @@ STEPS = ("scan", "features", "fit", "assign", "assign+features", "stability", "r
 TARGET_SCAN_RATIO = 3.0
 TARGET_RSS_GB = 6.0
 TARGET_SECONDS = {"assign": 60.0, "run": 15 * 60.0}
-
-
-def bare_scan(data: Path) -> int:
-    """Rows of every CSV of ``data`` as DuckDB reads them in full (the baseline's work)."""
-    import duckdb
-
-    con = duckdb.connect()
-    rows = 0
-    for csv in sorted(data.glob("*.csv")):
-        if csv.name == "truth.csv":
-            continue
-        relation = f"read_csv('{csv}', header = true, quote = '\"', escape = '\"')"
-        last = con.execute(f"SELECT * FROM {relation} LIMIT 0").description[-1][0]
-        rows += con.execute(f'SELECT count("{last}") FROM {relation}').fetchone()[0]
-    return rows
 
 
 def command(step: str, data: Path, out: Path) -> list[str] | None:

@@ -34,8 +34,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from scale import bare_scan
-from synthetic import synthetic_data
+from synthetic import bare_scan, synthetic_data
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench-output" / "update"
