@@ -27,7 +27,7 @@ import duckdb
 from ..checks import Finding
 from ..errors import InputError
 from ..schema import LOG_TABLES, TABLES, LogMapping
-from .dataset import Dataset, connect, finish_pending
+from .dataset import Dataset, connection, finish_pending
 from .files import _quote, _sql_str, find_file
 from .typed import define_text_macro
 
@@ -95,7 +95,7 @@ def cached_copy(root: Path, mapping: LogMapping | None, columns: dict[str, tuple
 
 
 def _read(target: Path, root: Path, files: dict[str, Path], mapping: LogMapping | None) -> Dataset:
-    con = connect()
+    con = connection()
     try:
         con.execute(f"ATTACH {_sql_str(target)} AS {_ATTACHED} (READ_ONLY)")
         meta = json.loads(con.execute(f"SELECT meta FROM {_ATTACHED}.{_META}").fetchall()[0][0])

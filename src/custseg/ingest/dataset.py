@@ -146,6 +146,14 @@ def connect() -> duckdb.DuckDBPyConnection:
     return con
 
 
+def connection(con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
+    """``con``, or a new connection from ``custseg.ingest.connect`` (looked up when called, so that
+    the package's name is the one every load uses, a replaced one included)."""
+    from .. import ingest
+
+    return con if con is not None else ingest.connect()
+
+
 def finish_pending(ds: Dataset) -> Dataset:
     """``ds`` with no half-read result left on its connection.
 

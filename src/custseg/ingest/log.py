@@ -9,7 +9,7 @@ import duckdb
 from ..checks import Check, run_checks
 from ..errors import InputError
 from ..schema import LOG_TABLES, TABLES, LogMapping
-from .dataset import Dataset, connect, finish_pending
+from .dataset import Dataset, connection, finish_pending
 from .files import SNIFF_BYTES, _columns_of, _file_relation, _not_a_file, _quote, _sql_str, check_file
 from .typed import _Column, _column_findings, _parsed, _text, _typed_table, define_text_macro
 
@@ -144,7 +144,7 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
     _check_mapping(path, mapping)
     check_file(path)
     mapping = _whitespace_names(path, mapping)
-    ds = Dataset(con=con or connect(), root=path, files={t: path for t in LOG_TABLES},
+    ds = Dataset(con=connection(con), root=path, files={t: path for t in LOG_TABLES},
                  rows={}, mapping=mapping)
     define_text_macro(ds.con)
     present = _columns_of(ds.con, "raw_log", _log_relation(path, mapping), path)

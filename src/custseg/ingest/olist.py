@@ -8,7 +8,7 @@ import duckdb
 from ..checks import Finding, drop_duplicate_keys, duplicate_key_check, relation_checks, run_checks
 from ..errors import InputError
 from ..schema import TABLES
-from .dataset import Dataset, connect, finish_pending
+from .dataset import Dataset, connection, finish_pending
 from .files import check_file, find_file
 from .typed import define_text_macro, load_table
 
@@ -40,7 +40,7 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
     if not root.is_dir():
         raise InputError("not a directory (an Olist export is a directory of CSV or Parquet files)",
                          file=root)
-    ds = Dataset(con=con or connect(), root=root, files={}, rows={})
+    ds = Dataset(con=connection(con), root=root, files={}, rows={})
     define_text_macro(ds.con)
     wanted = {t: (columns or {}).get(t) for t in (columns or TABLES)}
     outcome: dict[str, tuple[int, list[Finding], dict[str, int]] | InputError] = {}
