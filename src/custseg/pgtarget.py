@@ -1,6 +1,6 @@
 """PostgreSQL as a target: every customer's segment, written to the table a CRM reads, all at once.
 
-``--to postgresql://user@host/db?table=customer_segments`` (``?schema=`` optional; the default
+A target ``postgresql://user@host/db?table=customer_segments`` (``?schema=`` optional; the default
 table is ``customer_segments``) replaces the table's rows with the new assignment in **one
 transaction**: readers see the old rows until the commit, then all the new ones, never a
 half-written table; a run that fails or is killed before the commit leaves the table as it was.

@@ -58,7 +58,7 @@ def _require_spark() -> None:
 def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None) -> SparkSession:
     """A SparkSession set up for custseg (UTC, no web UI); ``master`` defaults to local[*].
 
-    Under ``spark-submit`` leave ``master`` unset: the session then uses spark-submit's --master.
+    Under ``spark-submit`` leave ``master`` unset: the session then uses the master spark-submit was given.
     """
     _require_spark()
     # pyspark warns on import that it does not yet support pandas 3; custseg collects only plain
@@ -386,7 +386,7 @@ def _stratified_draw(stratified: DataFrame, size: int, seed: int) -> pd.DataFram
 
 
 # ---------------------------------------------------------------------------------------------
-# The CLI's jobs: what `custseg features|fit|assign --engine spark` run
+# The CLI's jobs: what `custseg features|fit|assign` run on the spark engine
 
 
 def prepared_features(

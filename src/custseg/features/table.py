@@ -9,7 +9,7 @@ from ..errors import InputError
 if TYPE_CHECKING:  # pandas is imported where a DataFrame is made: `custseg features` never needs it
     import pandas as pd
 
-#: One line per feature column, in the order of the table (used by ``--help`` and the README).
+#: One line per feature column, in the order of the table (used by the command line's help and the README).
 FEATURE_DOCS: dict[str, str] = {
     "customer_unique_id": "the person (customer_id is per order; customer_unique_id is the person)",
     "recency_days": "days from the latest counted purchase to the as-of date (fractional)",

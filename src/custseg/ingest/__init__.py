@@ -97,7 +97,7 @@ def summary(ds: Dataset) -> dict:
 
 
 def validation_report(ds: Dataset) -> dict:
-    """The outcome of checking usable data: its summary and its warnings (for ``--json``)."""
+    """The outcome of checking usable data: its summary and its warnings (validate's JSON file)."""
     return {
         "status": "warnings" if ds.warnings else "clean",
         "summary": summary(ds),

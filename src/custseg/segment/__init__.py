@@ -14,7 +14,7 @@ The procedure behind ``custseg fit`` (and :func:`fit`):
    so segments built on them dissolve by construction), and for the 97% of one-time buyers they
    are the same number, so together they would double-weight one dimension. ``monetary`` is left
    out because it is ``frequency * mean_basket``. RFM (:mod:`custseg.rfm`) covers the clock;
-   ``--features`` selects any numeric columns instead. A default feature without information in
+   ``features`` selects any numeric columns instead. A default feature without information in
    the data (all missing or constant) is left out (:func:`default_features`).
 2. **Preprocessing** (:func:`fit_preprocessing`): heavy-tailed money and count features are
    ``log1p``-transformed (:data:`LOG1P_FEATURES`; an unknown non-negative column with skewness

@@ -13,7 +13,7 @@ at every step, ``custseg update`` before re-training. Two questions get two answ
   (with replacement), so neither a single customer group nor a single re-train decides. Stale when
   the interval's lower end is above 0 (a one-sided test at 5%).
 * **Material?** The share of customers who would change segment if re-trained now: each re-train's
-  segments are matched to the frozen ids (Hungarian matching of centroids, as ``--previous``) and
+  segments are matched to the frozen ids (Hungarian matching of centroids, as a fit with a ``previous`` model) and
   the median over re-trains of the share whose id differs is compared with ``changed_share``.
 
 A date calls for a re-train when the model is stale *and* the change is material, when a segment's

@@ -65,7 +65,7 @@ def parse_window(text: str, parameter: str = "window") -> Period | None:
     return parse_period(text, parameter)
 
 
-#: The published study's six features (``--features study``): recency, monetary value, review score,
+#: The published study's six features (``features="study"``): recency, monetary value, review score,
 #: review answer delay, mean items per order and total items.
 STUDY_FEATURES: tuple[str, ...] = ("recency_days", "monetary", "review_score_mean", "answer_days", "mean_items",
                                    "total_items")

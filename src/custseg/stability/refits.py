@@ -138,7 +138,7 @@ def frozen_labels(model: SegmentModel, table: pd.DataFrame) -> np.ndarray:
 
 def aligned_ids(model: SegmentModel, retrained: Refit) -> np.ndarray:
     """For each re-trained segment (0..k-1), its id after matching with the frozen model's segments
-    (Hungarian matching of centroids, as ``custseg fit --previous``)."""
+    (Hungarian matching of centroids, as a fit with a ``previous`` model does)."""
     return np.asarray(alignment(retrained.centroids, retrained.preprocessing, model).ids, dtype=np.int64)
 
 
