@@ -28,3 +28,14 @@ def test_a_stable_verdict_speaks_of_the_deployed_model_not_of_the_backtest_dates
     result = {**_result("stable", None, None), "protocol": {"reference_date": "2017-10-01"}}
     line = verdict_headline(verdict_of(result, "2018-10-18"))
     assert line == "Stable: no re-train was needed over the 10 months backtested; keep monitoring, review by 2019-08-18"
+
+
+def test_no_backtest_says_why_history_or_customers():
+    from custseg.summary import NoBacktest
+    from custseg.views.summary import no_backtest_text
+
+    short = no_backtest_text(NoBacktest("2016-09-01", "2017-06-25", "2017-09-01", "1M", 900, 20))
+    assert "the counted purchases run from 2016-09-01 to 2017-06-25" in short and "at least 1 month" in short
+    assert "No re-train interval is claimed" in short
+    sparse = no_backtest_text(NoBacktest("2016-09-01", "2018-06-25", "2017-09-01", "1M", 12, 20))
+    assert "only 12 customers had a counted order before 2017-09-01" in sparse and "it needs 20" in sparse

@@ -36,7 +36,7 @@ def verdict_headline(verdict: Verdict) -> str:
 
 def no_backtest_text(why: NoBacktest) -> str:
     """Why there is no verdict, and what to do instead: no interval is claimed."""
-    if why.customers < why.needed and why.customers:
+    if why.customers < why.needed and why.reference <= why.last_purchase:  # steps, but too few customers
         short = (f"only {why.customers:,} customers had a counted order before {why.reference}, the backtest's "
                  f"reference date (it needs {why.needed})")
     else:
