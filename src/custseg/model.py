@@ -59,7 +59,7 @@ ASSIGNMENT_COLUMNS = ["customer_unique_id", "segment_id", "segment_name", "dista
 # Canonical numbers and checksums
 
 
-def rounded(value: float) -> float:
+def significant(value: float) -> float:
     """``value`` with :data:`FLOAT_DIGITS` significant digits (the form every stored float takes)."""
     return float(f"{float(value):.{FLOAT_DIGITS}g}")
 
@@ -75,7 +75,7 @@ def canonical(obj: object) -> object:
     if isinstance(obj, (int, np.integer)):
         return int(obj)
     if isinstance(obj, (float, np.floating)):
-        return rounded(float(obj)) if math.isfinite(obj) else None
+        return significant(float(obj)) if math.isfinite(obj) else None
     if isinstance(obj, (date, datetime)):
         return obj.isoformat()
     if obj is None or isinstance(obj, str):

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..describe import describe_segments
 from ..errors import InputError
-from ..model import Preprocessing, SegmentModel, alignment, canonical, nearest_centroids, rounded
+from ..model import Preprocessing, SegmentModel, alignment, canonical, nearest_centroids, significant
 from .candidates import Candidate
 from .fits import nearest
 from .settings import CHOICE_RULE, SearchSettings
@@ -55,7 +55,7 @@ def library_versions() -> dict[str, str]:
 
 def _ordered_centroids(z: np.ndarray, centroids: np.ndarray) -> np.ndarray:
     """Centroids rounded as stored, largest segment first (a canonical order for fresh ids)."""
-    centroids = np.vectorize(rounded)(centroids)
+    centroids = np.vectorize(significant)(centroids)
     sizes = np.bincount(nearest(z, centroids), minlength=len(centroids))
     return centroids[np.lexsort((np.arange(len(sizes)), -sizes))]
 
@@ -89,7 +89,7 @@ def assembled(
     centroids = centroids[order]
     position, distance = nearest_centroids(z, centroids)
     labels = np.asarray(ids, dtype=np.int64)[position]
-    thresholds = np.array([rounded(np.quantile(distance[position == i], settings.distance_quantile))
+    thresholds = np.array([significant(np.quantile(distance[position == i], settings.distance_quantile))
                            if (position == i).any() else 0.0 for i in range(len(ids))])
     segments = describe_segments(table, labels, prep.names, z)
     if [s["id"] for s in segments] != ids:

@@ -18,7 +18,7 @@ from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 from ..hooks import pause_point
-from ..model import nearest_centroids, rounded
+from ..model import nearest_centroids, significant
 from .preprocessing import random_subset
 from .settings import ALGORITHMS, HDBSCAN_MIN_SAMPLES, HDBSCAN_SIZES, SearchSettings
 
@@ -63,7 +63,7 @@ def family_fits(x: np.ndarray, algorithm: str, params: list, seed: int, n_init: 
 def family_params(algorithm: str, settings: SearchSettings) -> list:
     """The k values, or for HDBSCAN the minimum cluster sizes as shares of the fitted customers."""
     if algorithm == "hdbscan":
-        return [rounded(m * settings.min_share) for m in HDBSCAN_SIZES]
+        return [significant(m * settings.min_share) for m in HDBSCAN_SIZES]
     return settings.ks()
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError
-from ..model import FeatureTransform, Preprocessing, rounded
+from ..model import FeatureTransform, Preprocessing, significant
 from .settings import DEFAULT_FEATURES, IDENTITY_FEATURES, LOG1P_FEATURES
 
 # ---------------------------------------------------------------------------------------------
@@ -70,12 +70,12 @@ def fit_preprocessing(table: pd.DataFrame, names: list[str]) -> Preprocessing:
         if np.isnan(column).all():
             raise InputError("has no value for any customer", file="feature table", column=name)
         transform = default_transform(name, column)
-        fill = rounded(np.nanmedian(column))
+        fill = significant(np.nanmedian(column))
         values = FeatureTransform(name, transform, fill, 0.0, 1.0).apply(column)
         scale = float(values.std())
         # a constant column carries no information; scale 1 keeps it at zero instead of dividing by 0
-        steps.append(FeatureTransform(name, transform, fill, rounded(values.mean()),
-                                      rounded(scale) if scale > 1e-12 else 1.0))
+        steps.append(FeatureTransform(name, transform, fill, significant(values.mean()),
+                                      significant(scale) if scale > 1e-12 else 1.0))
     return Preprocessing(tuple(steps))
 
 

@@ -34,7 +34,7 @@ DEFAULT_REFITS = 5
 
 def fixed_decimals(value: float) -> float:
     """``value`` rounded to :data:`DECIMALS` decimals (not significant digits, as the model file's
-    floats: :func:`custseg.model.rounded`), as a plain float (0.0 for a negative zero)."""
+    floats: :func:`custseg.model.significant`), as a plain float (0.0 for a negative zero)."""
     return round(float(value), DECIMALS) + 0.0
 
 
