@@ -40,12 +40,9 @@ def _weeks(first: date, last: date) -> list[date]:
 def _counted_customers(data: Path, day: date) -> int:
     from custseg.ingest import open_data
 
-    ds = open_data(data)
-    try:
+    with open_data(data) as ds:
         return ds.scalar("SELECT count(DISTINCT c.customer_unique_id) FROM orders o JOIN customers c USING "
                          "(customer_id) WHERE o.order_status = 'delivered' AND o.order_purchase_timestamp < ?", [day])
-    finally:
-        ds.con.close()
 
 
 def _replay(data: Path, state: Path, days: list[date], backtest: bool = False) -> list[dict]:
@@ -58,6 +55,19 @@ def _replay(data: Path, state: Path, days: list[date], backtest: bool = False) -
         assert len(segments) == records[-1]["customers"] and segments["segment_id"].notna().all()
         assert segments["customer_unique_id"].is_unique
     return records
+
+
+def test_a_first_run_on_too_little_history_records_why_it_has_no_contract(make_synth, tmp_path):
+    data = make_synth(customers=1500, seed=2, months=10)
+    record = update(data, tmp_path / "state", settings=UpdateSettings(**{**SETTINGS.__dict__, "backtest": True}))
+    assert record["decision"]["verdict"] == "first" and record["model"]["version"] == 1
+    why = record["contract"]
+    assert set(why) == {"skipped", "first_purchase", "last_purchase", "reference", "step", "customers", "needed"}
+    assert (why["skipped"], why["first_purchase"], why["reference"], why["step"]) == (
+        "short_history", "2016-09-01", "2017-09-01", "1M")
+    assert why["last_purchase"] < why["reference"] and why["customers"] == record["customers"]
+    saved = json.loads((tmp_path / "state" / "contract.json").read_text())
+    assert saved["format"] == "custseg.contract-skipped/2" and saved["skipped"] == "short_history"
 
 
 def _modal_segment(segments: pd.DataFrame, truth: pd.DataFrame, persona: str) -> int:

@@ -35,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,6 +55,8 @@ HISTORY = "history.jsonl"
 LIVE = "live.json"
 SEGMENTS = "segments.parquet"
 CONTRACT = "contract.json"
+#: Version of contract.json when the first run had no backtest (bump on an incompatible change).
+SKIPPED_FORMAT = "custseg.contract-skipped/2"
 LOCK = ".lock"
 JOURNAL = ".journal.json"
 STAGING_PREFIX = ".staging-"
@@ -306,17 +308,21 @@ def _contract(ds, day: date, settings: UpdateSettings) -> dict:
     """The stability backtest on the data before ``day`` (the contract), or why there is none.
 
     Too little history for a backtest (it needs a year before its reference date) is not a failed
-    run: the record says so and the monitor's triggers still apply.
+    run: the record says so, with the dates (:func:`custseg.stability.short_history`), and the
+    monitor's triggers still apply; nor is data the backtest refuses otherwise (its problem kept).
     """
-    from .stability import BacktestSettings, backtest
+    from .stability import BacktestSettings, backtest, short_history
 
     backtest_settings = BacktestSettings(until=day, window=settings.window, seed=settings.seed,
                                          statuses=settings.statuses, seeds=settings.seeds, measure_cost=False,
                                          keep_labels=False)
+    why = short_history(ds, backtest_settings)
+    if why is not None:
+        return {"format": SKIPPED_FORMAT, "skipped": "short_history", **asdict(why)}
     try:
         return backtest(ds, backtest_settings).result
     except InputError as exc:
-        return {"format": "custseg.contract-skipped/1", "skipped": exc.message}
+        return {"format": SKIPPED_FORMAT, "skipped": "refused", "problem": exc.message}
 
 
 def _contract_summary(contract: dict | None) -> dict | None:
@@ -324,7 +330,7 @@ def _contract_summary(contract: dict | None) -> dict | None:
     if contract is None:
         return None
     if "skipped" in contract:
-        return {"skipped": contract["skipped"]}
+        return {key: value for key, value in contract.items() if key != "format"}
     terms = contract["contract"]
     return {"file": CONTRACT, "retrain_every_days": terms.get("retrain_every_days"),
             "stable_over_horizon": terms.get("stable_over_horizon"), "verdict": terms.get("verdict"),
