@@ -12,7 +12,7 @@ from custseg.errors import InputError
 from custseg.features import features
 from custseg.checks import TEXT_MACRO
 from custseg.ingest import KEY_COLUMNS, Dataset, idle, key_text, load, open_data, summary
-from custseg.schema import FEATURE_COLUMNS, TABLES
+from custseg.schema import FEATURE_COLUMNS, TABLES, LogMapping
 
 
 def copy_export(src: Path, dst: Path) -> Path:
@@ -354,3 +354,32 @@ def test_memory_budget_follows_the_machine_unless_set(monkeypatch):
     assert memory_budget() == "3GB"
     with connect() as con:
         assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == "2.7 GiB"
+
+
+@pytest.mark.parametrize("kind", ["export", "log"])
+def test_a_refused_load_closes_the_connection_it_opened(small_export, tmp_path, monkeypatch, kind):
+    import custseg.ingest
+
+    opened = []
+    real = custseg.ingest.connect
+
+    def recording():
+        opened.append(real())
+        return opened[-1]
+
+    monkeypatch.setattr(custseg.ingest, "connect", recording)
+    if kind == "export":
+        data = copy_export(Path(small_export), tmp_path / "data")
+        orders = read(data, "orders")
+        orders["order_purchase_timestamp"] = "not a date"
+        write(data, "orders", orders)
+        load_it = lambda: load(data)  # noqa: E731
+    else:
+        log = tmp_path / "log.csv"
+        log.write_text("who,day,paid\na,2018-01-01,10\nb,yesterday,5\n")
+        load_it = lambda: open_data(log, LogMapping("who", "day", "paid"))  # noqa: E731
+    with pytest.raises(InputError):
+        load_it()
+    assert len(opened) == 1
+    with pytest.raises(duckdb.ConnectionException):
+        opened[0].execute("SELECT 1")

@@ -200,6 +200,14 @@ def test_every_algorithm_ends_as_nearest_centroid_labels(persona_table, algorith
         assert all(0 <= c["noise_share"] < 1 for c in rows)
 
 
+def test_a_given_k_is_honoured_by_the_automatic_search(persona_table):
+    # HDBSCAN finds its own number of segments: with k asked for, auto searches the others only
+    assert "hdbscan" in SearchSettings().algorithms()
+    assert "hdbscan" not in SearchSettings(k=3).algorithms()
+    model = fit(persona_table, AS_OF, k=3, **SMALL)
+    assert model.k == 3 and {c["algorithm"] for c in model.candidates} == {"kmeans", "gmm", "ward"}
+
+
 def test_forced_k_with_a_tiny_segment_is_refused(persona_table):
     with pytest.raises(InputError, match="minimum share"):
         fit(persona_table, AS_OF, k=5, algorithm="kmeans", min_share=0.2, **SMALL)

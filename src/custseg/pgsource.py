@@ -247,6 +247,7 @@ def load(url: str, mapping: LogMapping | None = None, *, con=None, strict: bool 
     """Load DATA from the PostgreSQL database at ``url`` (see the module's docstring)."""
     from .ingest import load as load_export
     from .ingest import load_log
+    from .ingest.dataset import closed_on_error
 
     src = PgSource.parse(url)
     if src.is_log and mapping is None:
@@ -279,10 +280,11 @@ def load(url: str, mapping: LogMapping | None = None, *, con=None, strict: bool 
         raise _relabelled_error(exc, labels) from None
     finally:
         shutil.rmtree(spool, ignore_errors=True)
-    ds = _relabelled(ds, labels)
-    ds.root = Location(src.shown)
-    if strict:
-        ds.refuse_if_unusable()
+    with closed_on_error(ds, owned=con is None):
+        ds = _relabelled(ds, labels)
+        ds.root = Location(src.shown)
+        if strict:
+            ds.refuse_if_unusable()
     return ds
 
 

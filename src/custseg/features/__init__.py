@@ -21,7 +21,7 @@ from ..schema import DEFAULT_STATUSES, FEATURE_COLUMNS, ORDER_STATUSES, LogMappi
 from .query import (HISTORY_COLUMNS, ORDER_FACTS, feature_sql, parse_as_of, parse_statuses, run_staged,
                     split_query)
 from .table import (FEATURE_DOCS, FEATURE_DTYPES, SUMMARY_FEATURES, feature_medians, is_feature_table,
-                    read_feature_table, released, typed_features)
+                    read_feature_table, release_arrow_memory, typed_features)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STATUSES", "FEATURE_DOCS", "FEATURE_DTYPES", "HISTORY_COLUMNS", "ORDER_FACTS", "SUMMARY_FEATURES",
     "WRITTEN_TABLE", "check_statuses", "customer_features", "default_as_of", "feature_medians", "feature_sql",
-    "features", "is_feature_table", "parse_as_of", "parse_statuses", "read_feature_table", "released",
+    "features", "is_feature_table", "parse_as_of", "parse_statuses", "read_feature_table", "release_arrow_memory",
     "run_staged", "split_query", "typed_features", "write_features",
 ]
 
@@ -57,7 +57,7 @@ def default_as_of(ds: Dataset) -> date:
     return latest.date() + timedelta(days=1)
 
 
-def _computed(ds: Dataset, as_of: date | datetime | str, statuses: tuple[str, ...], into: str | None = None):
+def _run_feature_query(ds: Dataset, as_of: date | datetime | str, statuses: tuple[str, ...], into: str | None = None):
     """Run the feature query on ``ds``: the table as Arrow, or (``into``) into that temporary table."""
     check_statuses(ds, statuses)
     # Every step of the query is ordered explicitly (ORDER BY, window orders with tie-breakers), so
@@ -77,10 +77,10 @@ def customer_features(
     statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
 ) -> pd.DataFrame:
     """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
-    result = _computed(ds, as_of, tuple(statuses))
+    result = _run_feature_query(ds, as_of, tuple(statuses))
     # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
     # memory); self_destruct frees each Arrow column once converted
-    return released(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
+    return release_arrow_memory(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
 
 
 #: The temporary table :func:`write_features` computes the feature table into.
@@ -99,7 +99,7 @@ def write_features(ds: Dataset, as_of: date | datetime | str, output: str | Path
     from ..export import copy_table
 
     statuses = tuple(statuses)
-    _computed(ds, as_of, statuses, into=WRITTEN_TABLE)
+    _run_feature_query(ds, as_of, statuses, into=WRITTEN_TABLE)
     try:
         medians = ", ".join(f'median("{name}")' for name in SUMMARY_FEATURES)
         customers, *values = ds.con.execute(f"SELECT count(*), {medians} FROM {WRITTEN_TABLE}").fetchall()[0]

@@ -66,7 +66,7 @@ def typed_features(df: pd.DataFrame, dtypes: dict[str, str] = FEATURE_DTYPES) ->
     return df[list(dtypes)].astype(dtypes).reset_index(drop=True)
 
 
-def released(value):
+def release_arrow_memory(value):
     """``value``, after Arrow's memory pool has handed its freed memory back to the system.
 
     The pool keeps what a conversion freed for later use: for millions of customers that is
@@ -125,7 +125,7 @@ def read_feature_table(path: str | Path, columns: list[str] | None = None) -> pd
             text = [c for c, t in wanted.items() if t == "str"]
             table = pd.read_csv(path, usecols=list(wanted), dtype=dict.fromkeys(text, str),
                                 keep_default_na=False, na_values={c: [""] for c in wanted if c not in text})
-        return released(typed_features(table, wanted))
+        return release_arrow_memory(typed_features(table, wanted))
     except (ValueError, TypeError, pa.ArrowException) as exc:
         column = next((c for c in wanted if c in str(exc)), None)
         raise InputError(f"a value does not have the feature table's type ({type(exc).__name__})",

@@ -154,6 +154,18 @@ def connection(con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyC
     return con if con is not None else ingest.connect()
 
 
+@contextmanager
+def closed_on_error(ds: Dataset, owned: bool):
+    """Close ``ds`` when the block raises and its connection was opened for it (``owned``): a load that
+    refuses its data must not leave DuckDB's tables (gigabytes) behind."""
+    try:
+        yield ds
+    except BaseException:
+        if owned:
+            ds.close()
+        raise
+
+
 def finish_pending(ds: Dataset) -> Dataset:
     """``ds`` with no half-read result left on its connection.
 

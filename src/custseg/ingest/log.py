@@ -9,7 +9,7 @@ import duckdb
 from ..checks import Check, run_checks
 from ..errors import InputError
 from ..schema import LOG_TABLES, TABLES, LogMapping
-from .dataset import Dataset, connection, finish_pending
+from .dataset import Dataset, closed_on_error, connection, finish_pending
 from .files import SNIFF_BYTES, _columns_of, _file_relation, _not_a_file, _quote, _sql_str, check_file
 from .typed import _Column, _column_findings, _parsed, _text, _typed_table, define_text_macro
 
@@ -146,6 +146,15 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
     mapping = _whitespace_names(path, mapping)
     ds = Dataset(con=connection(con), root=path, files={t: path for t in LOG_TABLES},
                  rows={}, mapping=mapping)
+    with closed_on_error(ds, owned=con is None):
+        _load_lines(ds, path, mapping)
+        if strict:
+            ds.refuse_if_unusable()
+    return finish_pending(ds)
+
+
+def _load_lines(ds: Dataset, path: Path, mapping: LogMapping) -> None:
+    """Fill ``ds`` with the contract's tables made from the log's lines, and what checking finds."""
     define_text_macro(ds.con)
     present = _columns_of(ds.con, "raw_log", _log_relation(path, mapping), path)
     columns = _log_columns(path, mapping, present)
@@ -166,6 +175,3 @@ def load_log(path: str | Path, mapping: LogMapping, *, con: duckdb.DuckDBPyConne
         _olist_tables_from_log(ds.con)
         ds.rows = {t: ds.scalar(f"SELECT count(*) FROM {t}") for t in TABLES}
         ds.con.execute("DROP VIEW log_lines; DROP TABLE log_typed; DROP VIEW raw_log")
-    if strict:
-        ds.refuse_if_unusable()
-    return finish_pending(ds)

@@ -8,7 +8,7 @@ import duckdb
 from ..checks import Finding, drop_duplicate_keys, duplicate_key_check, relation_checks, run_checks
 from ..errors import InputError
 from ..schema import TABLES
-from .dataset import Dataset, connection, finish_pending
+from .dataset import Dataset, closed_on_error, connection, finish_pending
 from .files import check_file, find_file
 from .typed import define_text_macro, load_table
 
@@ -41,6 +41,16 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
         raise InputError("not a directory (an Olist export is a directory of CSV or Parquet files)",
                          file=root)
     ds = Dataset(con=connection(con), root=root, files={}, rows={})
+    with closed_on_error(ds, owned=con is None):
+        _load_tables(ds, columns)
+        if strict:
+            ds.refuse_if_unusable()
+    return finish_pending(ds)
+
+
+def _load_tables(ds: Dataset, columns: dict[str, tuple[str, ...]] | None) -> None:
+    """Fill ``ds`` with the tables of its export (all, or those of ``columns``) and what checking finds."""
+    root = ds.root
     define_text_macro(ds.con)
     wanted = {t: (columns or {}).get(t) for t in (columns or TABLES)}
     outcome: dict[str, tuple[int, list[Finding], dict[str, int]] | InputError] = {}
@@ -68,6 +78,3 @@ def load(root: str | Path, *, con: duckdb.DuckDBPyConnection | None = None, stri
     ds.record(_deduplicated(ds, run_checks(ds.con, keyed)))
     if columns is None and len(ds.rows) == len(TABLES):
         ds.record(run_checks(ds.con, relation_checks()))
-    if strict:
-        ds.refuse_if_unusable()
-    return finish_pending(ds)

@@ -61,7 +61,7 @@ import pandas as pd
 
 from ..errors import InputError
 from ..features import features as feature_table
-from ..features import parse_as_of, released
+from ..features import parse_as_of, release_arrow_memory
 from ..model import SegmentModel, require_same_features
 from ..schema import DEFAULT_STATUSES
 from .assembly import FINGERPRINT_CHUNK, assembled, input_fingerprint, library_versions
@@ -150,6 +150,6 @@ def fit(
     # the in-memory model is exactly what the file holds: rebuilt from its own canonical content
     final = SegmentModel.from_dict(model.to_dict(), source="fitted model")
     del z
-    final.assignment_ = final.assign_features(released(table))
+    final.assignment_ = final.assign_features(release_arrow_memory(table))
     return final
 

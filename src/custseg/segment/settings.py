@@ -66,7 +66,11 @@ class SearchSettings:
     distance_quantile: float = 0.99
 
     def algorithms(self) -> tuple[str, ...]:
-        return ALGORITHMS if self.algorithm == "auto" else (self.algorithm,)
+        """The families searched: ``algorithm``, or (auto) every one that can give ``k`` segments when
+        ``k`` is asked for (HDBSCAN finds its own number, so it is left out then)."""
+        if self.algorithm != "auto":
+            return (self.algorithm,)
+        return tuple(a for a in ALGORITHMS if self.k is None or a != "hdbscan")
 
     def ks(self) -> list[int]:
         return [self.k] if self.k is not None else list(range(self.k_min, self.k_max + 1))
