@@ -15,7 +15,6 @@ report.html           the self-contained HTML report (``custseg report``)
 """
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import tempfile
@@ -27,7 +26,7 @@ from pathlib import Path
 from .currency import Money, money
 from .errors import OutputError
 from .export import check_output_path, output_error, reading, write_json, write_table
-from .features import customer_features, default_as_of, parse_as_of
+from .features import customer_features, default_as_of, parse_as_of, release_freed_memory
 from .hooks import pause_point
 from .ingest import idle, open_data, validation_report
 from .model import SegmentModel
@@ -200,7 +199,7 @@ def _run_into(out: Path, data, day, k, algorithm, seed, statuses, stability, map
                                                    out / "segments_by_rfm.csv")
             model.assignment_ = None
             del table
-            gc.collect()
+            release_freed_memory()
         result, no_backtest = None, None
         if stability is not None:
             step("stability")

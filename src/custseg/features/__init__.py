@@ -21,7 +21,8 @@ from ..schema import DEFAULT_STATUSES, FEATURE_COLUMNS, ORDER_STATUSES, LogMappi
 from .query import (HISTORY_COLUMNS, ORDER_FACTS, feature_sql, parse_as_of, parse_statuses, run_staged,
                     split_query)
 from .table import (FEATURE_DOCS, FEATURE_DTYPES, SUMMARY_FEATURES, feature_medians, is_feature_table,
-                    read_feature_table, release_arrow_memory, typed_features)
+                    read_feature_table, release_arrow_memory, release_freed_memory,
+                    typed_features)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,8 +30,9 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_STATUSES", "FEATURE_DOCS", "FEATURE_DTYPES", "HISTORY_COLUMNS", "ORDER_FACTS", "SUMMARY_FEATURES",
     "WRITTEN_TABLE", "check_statuses", "customer_features", "default_as_of", "feature_medians", "feature_sql",
-    "features", "is_feature_table", "parse_as_of", "parse_statuses", "read_feature_table", "release_arrow_memory",
-    "run_staged", "split_query", "typed_features", "write_features",
+    "features", "is_feature_table", "parse_as_of", "parse_statuses", "read_feature_table",
+    "release_arrow_memory", "release_freed_memory", "run_staged", "split_query", "typed_features",
+    "write_features",
 ]
 
 

@@ -78,6 +78,28 @@ def release_arrow_memory(value):
     return value
 
 
+def release_freed_memory() -> None:
+    """Collect Python's garbage and hand the C heap's freed pages back to the system (glibc only).
+
+    pandas frames of millions of customers are freed into malloc's arenas, which keep the pages:
+    without this, a step that frees a large table still holds its memory while the next step (a
+    DuckDB query, a fit) allocates its own, and the process's peak is the sum of both.
+    """
+    import ctypes
+    import ctypes.util
+    import gc
+
+    gc.collect()
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        trim = getattr(libc, "malloc_trim", None)
+    except OSError:
+        trim = None
+    if trim is not None:
+        trim(0)
+
+
 def is_feature_table(path: str | Path) -> bool:
     """Whether ``path`` names a written feature table: a .csv or .parquet file, or a Parquet dataset
     directory (as Spark writes), rather than an Olist export directory."""

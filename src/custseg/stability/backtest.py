@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..drift import PSI_MAJOR, drift_drivers, numeric_features
+from ..features import release_freed_memory
 from ..errors import InputError
 from ..ingest import Dataset, idle
 from ..model import SegmentModel
@@ -115,6 +116,7 @@ def reference_fit(ds: Dataset, day: date, settings: BacktestSettings) -> tuple[p
                     seed=settings.seed, features=list(settings.features) if settings.features else None,
                     statuses=settings.statuses, n_jobs=settings.jobs, min_share=settings.min_share,
                     **extra)
+    model.assignment_ = None  # the backtest compares its own assignments: free everyone's at once
     cost = {
         "seconds": round(time.perf_counter() - start, 2),
         "peak_memory_mb": round(peak_memory_mb(), 1),
@@ -183,6 +185,7 @@ def backtest(ds: Dataset, settings: BacktestSettings = BacktestSettings(),
     share, ref_total = min(1.0, settings.compared / len(ref_all)), len(ref_all)
     ref_table = compared_customers(ref_all, share)
     del ref_all
+    release_freed_memory()
     procedure = Procedure.of(model, settings.starts)
     with idle(ds):
         ref_block = reference_block(model, ref_table, ref_total, reference, procedure, settings)
