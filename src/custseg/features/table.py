@@ -79,7 +79,8 @@ def release_arrow_memory(value):
 
 
 def release_freed_memory() -> None:
-    """Collect Python's garbage and hand the C heap's freed pages back to the system (glibc only).
+    """Collect Python's garbage and hand freed pages back to the system: Arrow's pool, and the C
+    heap's (glibc's ``malloc_trim``; elsewhere nothing).
 
     pandas frames of millions of customers are freed into malloc's arenas, which keep the pages:
     without this, a step that frees a large table still holds its memory while the next step (a
@@ -90,6 +91,7 @@ def release_freed_memory() -> None:
     import gc
 
     gc.collect()
+    release_arrow_memory(None)  # Arrow's own pool (jemalloc or mimalloc) keeps freed pages too
     name = ctypes.util.find_library("c")
     try:
         libc = ctypes.CDLL(name) if name else None
