@@ -42,7 +42,7 @@ def opened(monkeypatch):
 
 
 @pytest.mark.parametrize("job, failing", [
-    (lambda data, out: run(data, out / "run", stability=None), (custseg.pipeline, "customer_features")),
+    (lambda data, out: run(data, out / "run", stability=None), (custseg.pipeline, "write_features")),
     (lambda data, out: build_report(data, out / "report.html"), (custseg.report.build, "data_section")),
     (lambda data, out: update(data, out / "state"), (custseg.features, "customer_features")),
 ], ids=["run", "build_report", "update"])
