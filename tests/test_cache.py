@@ -166,3 +166,16 @@ def test_a_cache_inside_the_data_is_not_written(data, monkeypatch):
     with open_data(data):
         pass
     assert not (data / "cache").exists()
+
+
+def test_a_killed_writers_temporary_copy_is_removed_by_the_next_one(data, cache):
+    cache.mkdir()
+    dead = cache / ".0123456789abcdef-00.99999999.tmp"
+    dead.write_text("half a copy")
+    (cache / ".0123456789abcdef-00.99999999.tmp.wal").write_text("")
+    alive = cache / f".0123456789abcdef-00.{os.getpid()}.tmp"
+    alive.write_text("a copy being written")
+    with open_data(data):
+        pass
+    assert not dead.exists() and not (cache / ".0123456789abcdef-00.99999999.tmp.wal").exists()
+    assert alive.exists()

@@ -136,6 +136,7 @@ def keep_copy(ds: Dataset, target: Path) -> None:
         for older in target.parent.glob(f"{family}-*.duckdb"):  # earlier copies of this DATA are stale
             if older != target:
                 older.unlink(missing_ok=True)
+        _remove_dead_writers(target.parent)
     except (duckdb.Error, OSError):
         pass
     finally:
@@ -145,3 +146,14 @@ def keep_copy(ds: Dataset, target: Path) -> None:
             except OSError:  # its folder is not there (or not a folder): nothing was left
                 pass
     finish_pending(ds)
+
+
+def _remove_dead_writers(directory: Path) -> None:
+    """Remove the temporary copies (``.NAME.PID.tmp`` and its ``.wal``) of commands no longer running,
+    killed before they could clean up."""
+    import psutil
+
+    for leftover in directory.glob(".*.tmp*"):
+        pid = leftover.name.split(".tmp")[0].rsplit(".", 1)[-1]
+        if pid.isdigit() and not psutil.pid_exists(int(pid)):
+            leftover.unlink(missing_ok=True)
