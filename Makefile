@@ -25,9 +25,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
-	# worksteal: a worker that runs out of tests takes some of the other's (the real-data and Spark
-	# tests are long: without it one core idles while the other finishes them)
-	$(BIN)/python -m pytest -n 2 --dist worksteal -q
+	$(BIN)/python -m pytest -n 2 -q
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/features.py
