@@ -57,7 +57,8 @@ def _staging(out: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("phase, sig", [("features", signal.SIGTERM), ("search", signal.SIGTERM),
-                                        ("report", signal.SIGTERM), ("features", signal.SIGHUP)])
+                                        ("report", signal.SIGTERM), ("features", signal.SIGHUP),
+                                        ("features", signal.SIGINT)])
 def test_sigterm_and_sighup_clean_up_like_ctrl_c(data, tmp_path, phase, sig):
     out = tmp_path / "out"
     out.mkdir()

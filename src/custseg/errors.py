@@ -176,7 +176,7 @@ class Interrupted(KeyboardInterrupt):
 
 
 def stop_on_signals() -> None:
-    """Make SIGTERM and SIGHUP raise :class:`Interrupted` in the main thread (for the CLI process).
+    """Make SIGTERM, SIGHUP and SIGINT raise :class:`Interrupted` in the main thread (for the CLI process).
 
     A scheduler's timeout sends SIGTERM; a closed terminal SIGHUP. Either then cleans up as Ctrl-C
     does: staging folders and temporary files removed, worker processes ended. Once one arrives,
@@ -191,5 +191,7 @@ def stop_on_signals() -> None:
         _stopped_by = signum
         raise Interrupted(signum)
 
-    for sig in (signal.SIGTERM, signal.SIGHUP):
+    # Ctrl-C too: inside a DuckDB query, Python's own KeyboardInterrupt comes back as DuckDB's
+    # "Query interrupted" error, which only the recorded signal tells from a bug
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
         signal.signal(sig, stop)
