@@ -259,19 +259,41 @@ def copy_table(con, table: str, path: str | Path) -> Path:
     table written here is a feature table, read back by fit and assign, which must get the values
     the Parquet file would give."""
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".parquet"):
-        raise InputError("output must end in .csv or .parquet", file=path)
-    kinds = con.execute("SELECT column_name, data_type FROM duckdb_columns() WHERE table_name = ? "
-                        "ORDER BY schema_name = 'main', column_index", [table]).fetchall()
-    with atomic_path(path) as tmp:
-        target = "'" + str(tmp).replace("'", "''") + "'"
-        if suffix == ".csv":
-            select = ", ".join(_csv_cell(c, t) for c, t in kinds)
-            con.execute(f"COPY (SELECT {select} FROM {table}) TO {target} {_CSV_OPTIONS}")
-        else:
-            con.execute(f"COPY {table} TO {target} (FORMAT parquet)")
+    with atomic_path(table_file(path)) as tmp:
+        copy_query(con, f"SELECT * FROM {table}", tmp, path.suffix)
     return path
+
+
+def table_file(path: Path) -> Path:
+    """``path``, when it names a table file (.csv or .parquet); InputError otherwise."""
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise InputError("output must end in .csv or .parquet", file=path)
+    return path
+
+
+def copy_query(con, select: str, tmp: Path, suffix: str) -> dict[str, str]:
+    """Write the rows of query ``select``, in its order, to file ``tmp`` as ``suffix`` says (``.csv``,
+    formula-safe, or ``.parquet``); the DuckDB type of each column. See :func:`copy_table`."""
+    kinds = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {select}").fetchall()}
+    target = "'" + str(tmp).replace("'", "''") + "'"
+    if suffix.lower() == ".csv":
+        cells = ", ".join(_csv_cell(c, t) for c, t in kinds.items())
+        con.execute(f"COPY (SELECT {cells} FROM ({select})) TO {target} {_CSV_OPTIONS}")
+    else:
+        con.execute(f"COPY ({select}) TO {target} (FORMAT parquet)")
+    return kinds
+
+
+def written_rows(tmp: Path, suffix: str, kinds: dict[str, str]) -> str:
+    """SQL reading back file ``tmp`` written by :func:`copy_query` (columns of types ``kinds``)."""
+    def text(value: str | Path) -> str:
+        return "'" + str(value).replace("'", "''") + "'"
+
+    path = text(tmp)
+    if suffix.lower() == ".csv":
+        types = ", ".join(f"{text(c)}: {text(t)}" for c, t in kinds.items())
+        return f"read_csv({path}, header = true, quote = '\"', escape = '\"', columns = {{{types}}})"
+    return f"read_parquet({path})"
 
 
 def write_json(obj: object, path: str | Path) -> Path:

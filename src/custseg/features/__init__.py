@@ -11,9 +11,10 @@ Modules: :mod:`.query` (the feature query, one portable SQL statement, and how D
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import InputError
 from ..ingest import Dataset, idle, key_text, open_data
@@ -26,10 +27,13 @@ from .table import (FEATURE_DOCS, FEATURE_DTYPES, SUMMARY_FEATURES, feature_medi
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
+
+T = TypeVar("T")
 
 __all__ = [
     "DEFAULT_STATUSES", "FEATURE_DOCS", "FEATURE_DTYPES", "HISTORY_COLUMNS", "ORDER_FACTS", "SUMMARY_FEATURES",
-    "WRITTEN_TABLE", "check_statuses", "customer_features", "default_as_of", "feature_medians", "feature_sql",
+    "check_statuses", "customer_features", "default_as_of", "feature_medians", "feature_sql",
     "features", "is_feature_table", "parse_as_of", "parse_statuses", "read_feature_table",
     "release_arrow_memory", "release_freed_memory", "run_staged", "split_query", "typed_features",
     "write_features",
@@ -59,16 +63,23 @@ def default_as_of(ds: Dataset) -> date:
     return latest.date() + timedelta(days=1)
 
 
-def _run_feature_query(ds: Dataset, as_of: date | datetime | str, statuses: tuple[str, ...], into: str | None = None):
-    """Run the feature query on ``ds``: the table as Arrow, or (``into``) into that temporary table."""
+def _run_feature_query(ds: Dataset, as_of: date | datetime | str, statuses: tuple[str, ...],
+                       sink: Callable[[str], T] | None = None) -> T | pa.Table:
+    """Run the feature query on ``ds``: the table as Arrow, or what ``sink`` returns, given the final
+    SELECT (in the query's order) while the steps it reads exist."""
     check_statuses(ds, statuses)
     # Every step of the query is ordered explicitly (ORDER BY, window orders with tie-breakers), so
     # DuckDB may drop insertion order: for millions of customers that is the difference between
-    # fitting its memory budget and running out of it.
+    # fitting its memory budget and running out of it. The final SELECT's ORDER BY is kept.
     ds.con.execute("SET preserve_insertion_order = false")
+
+    def ordered(final: str) -> T:
+        ds.con.execute("RESET preserve_insertion_order")
+        return sink(final)  # type: ignore[misc]  # only passed on when there is a sink
+
     try:
         person = key_text(ds.con, "customers", "customer_unique_id", alias="h")
-        return run_staged(ds.con, feature_sql(as_of, statuses, person), into)
+        return run_staged(ds.con, feature_sql(as_of, statuses, person), sink and ordered)
     finally:
         ds.con.execute("RESET preserve_insertion_order")
 
@@ -79,7 +90,7 @@ def customer_features(
     statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
 ) -> pd.DataFrame:
     """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
-    result = _run_feature_query(ds, as_of, tuple(statuses))
+    result: pa.Table = _run_feature_query(ds, as_of, tuple(statuses))
     # through Arrow: text stays in Arrow buffers (.df() makes a Python object per value, 3x the
     # memory); self_destruct frees each Arrow column once converted. DuckDB's tables wait on disk
     # meanwhile (idle): its budget, the result and the frame would otherwise add up (the backtest's
@@ -88,32 +99,32 @@ def customer_features(
         return release_arrow_memory(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
 
 
-#: The temporary table :func:`write_features` computes the feature table into.
-WRITTEN_TABLE = "custseg_feature_table"
-
-
 def write_features(ds: Dataset, as_of: date | datetime | str, output: str | Path,
                    statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES) -> tuple[int, dict[str, float]]:
     """Write the feature table of ``ds`` as of ``as_of`` to ``output`` (.csv or .parquet); its number of
     customers and the medians of :data:`SUMMARY_FEATURES`.
 
-    DuckDB computes, summarises and writes the table (no Python copy of it: for millions of
-    customers that is seconds and gigabytes). InputError, and nothing written, when no customer
-    has a counted order before ``as_of``.
+    DuckDB computes the table straight into the file, then summarises the file (no Python copy of
+    the table, nor a DuckDB one: for millions of customers that is seconds and gigabytes).
+    InputError, and nothing written, when no customer has a counted order before ``as_of``.
     """
-    from ..export import copy_table
+    from ..export import atomic_path, copy_query, table_file, written_rows
 
     statuses = tuple(statuses)
-    _run_feature_query(ds, as_of, statuses, into=WRITTEN_TABLE)
-    try:
-        medians = ", ".join(f'median("{name}")' for name in SUMMARY_FEATURES)
-        customers, *values = ds.con.execute(f"SELECT count(*), {medians} FROM {WRITTEN_TABLE}").fetchall()[0]
-        if not customers:
-            raise InputError(f"no customer has a counted order before {parse_as_of(as_of)} "
-                             f"(statuses: {', '.join(statuses)})")
-        copy_table(ds.con, WRITTEN_TABLE, output)
-    finally:
-        ds.con.execute(f"DROP TABLE IF EXISTS temp.{WRITTEN_TABLE}")
+    path = table_file(Path(output))
+
+    def written(final: str) -> tuple:
+        with atomic_path(path) as tmp:  # the steps ran before: a failure there leaves no file at all
+            kinds = copy_query(ds.con, final, tmp, path.suffix)
+            medians = ", ".join(f'median("{name}")' for name in SUMMARY_FEATURES)
+            source = written_rows(tmp, path.suffix, kinds)
+            row = ds.con.execute(f"SELECT count(*), {medians} FROM {source}").fetchall()[0]
+            if not row[0]:
+                raise InputError(f"no customer has a counted order before {parse_as_of(as_of)} "
+                                 f"(statuses: {', '.join(statuses)})")
+        return row
+
+    customers, *values = _run_feature_query(ds, as_of, statuses, written)
     return customers, {name: float("nan") if v is None else float(v) for name, v in zip(SUMMARY_FEATURES, values)}
 
 

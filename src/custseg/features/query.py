@@ -355,9 +355,9 @@ def split_query(sql: str) -> tuple[list[tuple[str, str]], str]:
     return steps, final
 
 
-def run_staged(con, sql: str, into: str | None = None):
-    """Run the feature query one step at a time, each into a temporary table; the result as Arrow
-    (or, with ``into``, in that temporary table, in the query's order).
+def run_staged(con, sql: str, sink=None):
+    """Run the feature query one step at a time, each into a temporary table; the result as Arrow,
+    or what ``sink`` returns, called with the final SELECT while the steps it reads exist.
 
     The same SQL as one statement would keep every step's hash tables in memory at once: with
     millions of customers that outgrows DuckDB's memory budget. Materialised one by one, each step
@@ -369,9 +369,8 @@ def run_staged(con, sql: str, into: str | None = None):
         for name, body in steps:
             con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {body}")
             made.append(name)
-        if into:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS {final}")
-            return None
+        if sink is not None:
+            return sink(final)
         return con.sql(final).to_arrow_table()
     finally:
         for name in reversed(made):
