@@ -1,7 +1,8 @@
 """The spark engine gives what the DuckDB engine gives: same features, same segments.
 
-One local SparkSession serves the whole module (starting a JVM takes seconds). Skipped where
-pyspark or Java is missing.
+One local SparkSession serves the whole module (starting a JVM takes seconds), and ``make
+test`` runs every test here on the same worker (``--dist loadfile``), so the suite starts one JVM,
+not one per worker. Skipped where pyspark or Java is missing.
 """
 from __future__ import annotations
 
@@ -33,12 +34,22 @@ pytestmark = [
 
 AS_OF = "2018-06-01"
 
+#: Settings for a JVM that lives a minute on tables of a few thousand rows, on 2 shared cores: its
+#: cost is start-up, planning and compiling, not computing. The optimising JIT compiler (C2) and
+#: parallel GC threads would burn more CPU than they save here; adaptive query execution only
+#: re-plans at every stage what 2 shuffle partitions leave nothing to tune in. None of them
+#: changes what a query returns.
+TEST_CONF = {
+    "spark.driver.extraJavaOptions": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC",
+    "spark.sql.adaptive.enabled": "false",
+}
+
 
 @pytest.fixture(scope="module")
 def spark():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # pyspark's note on pandas 3
-        session = engine.spark_session("local[2]", shuffle_partitions=2)
+        session = engine.spark_session("local[2]", shuffle_partitions=2, conf=TEST_CONF)
     yield session
     session.stop()
 
@@ -72,6 +83,15 @@ def assert_same_table(left: pd.DataFrame, right: pd.DataFrame) -> None:
             np.testing.assert_allclose(a, b, rtol=1e-9, atol=0, equal_nan=True, err_msg=name)
         else:
             assert (a == b).all(), name
+
+
+def test_session_has_the_settings_given(spark):
+    assert spark.conf.get("spark.sql.adaptive.enabled") == "false"
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    options = list(jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments())
+    assert {"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"} <= set(options)  # the JVM runs with them
 
 
 def test_features_match_duckdb(spark_features, duck_features):

@@ -18,6 +18,7 @@ import re
 import shutil
 import tempfile
 import warnings
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,10 +56,13 @@ def _require_spark() -> None:
         ) from None
 
 
-def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None) -> SparkSession:
+def spark_session(master: str | None = None, *, shuffle_partitions: int | None = None,
+                  conf: Mapping[str, str] | None = None) -> SparkSession:
     """A SparkSession set up for custseg (UTC, no web UI); ``master`` defaults to local[*].
 
-    Under ``spark-submit`` leave ``master`` unset: the session then uses the master spark-submit was given.
+    ``conf`` holds further Spark settings (for the JVM's own ones, such as
+    ``spark.driver.extraJavaOptions``, only when this starts the JVM). Under ``spark-submit``
+    leave ``master`` unset: the session then uses the master spark-submit was given.
     """
     _require_spark()
     # pyspark warns on import that it does not yet support pandas 3; custseg collects only plain
@@ -77,6 +81,8 @@ def spark_session(master: str | None = None, *, shuffle_partitions: int | None =
         builder = builder.master(master)
     if shuffle_partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # pyspark raises a bare runtime error when the JVM does not start
