@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 #: The password of the test user ``custseg`` (a test secret: tests check it never appears in outputs).
@@ -91,20 +91,14 @@ class PgServer:
     root: Path
     port: int
     run_as: str | None
+    url: str = field(init=False)  # database ``shop`` as user ``custseg``, without the password
+    url_with_password: str = field(init=False)
+    admin_url: str = field(init=False)  # the superuser over the local socket (trusted), to set up tables
 
-    @property
-    def url(self) -> str:
-        """URL of database ``shop`` as user ``custseg``, without the password."""
-        return f"postgresql://{USER}@127.0.0.1:{self.port}/{DATABASE}"
-
-    @property
-    def url_with_password(self) -> str:
-        return f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
-
-    @property
-    def admin_url(self) -> str:
-        """The superuser over the local socket (trusted), for setting up tables."""
-        return f"postgresql://postgres@/{DATABASE}?host={self.root}&port={self.port}"
+    def __post_init__(self) -> None:
+        self.url = f"postgresql://{USER}@127.0.0.1:{self.port}/{DATABASE}"
+        self.url_with_password = f"postgresql://{USER}:{PASSWORD}@127.0.0.1:{self.port}/{DATABASE}"
+        self.admin_url = f"postgresql://postgres@/{DATABASE}?host={self.root}&port={self.port}"
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=120,
