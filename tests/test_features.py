@@ -245,25 +245,22 @@ def test_staged_run_gives_the_single_statement_result(synth_dir):
 
 
 def test_a_large_result_goes_through_a_file_and_gives_the_same_table(synth_dir, monkeypatch, tmp_path):
-    import tempfile
-
     import custseg.features as module
 
     direct = features(synth_dir, "2018-01-01", ("delivered", "shipped"))
     made: list[str] = []
-    mkstemp = tempfile.mkstemp
+    copy_query = module.copy_query
 
-    def recorded(*args, **kwargs):
-        fd, name = mkstemp(*args, **kwargs)
-        made.append(name)
-        return fd, name
+    def recorded(con, select, path, suffix):
+        made.append(str(path))
+        return copy_query(con, select, path, suffix)
 
     monkeypatch.setattr(module, "FILE_RESULT_ROWS", 0)  # every result counts as large
-    monkeypatch.setattr(tempfile, "mkstemp", recorded)
+    monkeypatch.setattr(module, "copy_query", recorded)
     through_file = features(synth_dir, "2018-01-01", ("delivered", "shipped"))
     pd.testing.assert_frame_equal(through_file, direct, check_exact=True)
     assert len(direct) > 1000 and len(made) == 1 and made[0].endswith(".parquet")
-    assert not Path(made[0]).exists()  # removed once read
+    assert not Path(made[0]).exists() and not Path(made[0]).parent.exists()  # removed once read
 
 
 # -- the CLI ----------------------------------------------------------------------------------

@@ -227,9 +227,14 @@ def _copy_csv(df: pd.DataFrame, path: Path) -> bool:
 
     with connect() as con:  # within custseg's memory budget, spilling to a temporary folder
         con.register("frame", pa.Table.from_pandas(df, preserve_index=False))
-        target = "'" + str(path).replace("'", "''") + "'"
+        target = _sql_text(path)
         con.execute(f"COPY (SELECT {', '.join(map(column, df.columns))} FROM frame) TO {target} {_CSV_OPTIONS}")
     return True
+
+
+def _sql_text(value: str | Path) -> str:
+    """``value`` as an SQL string literal."""
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _sql_name(name: str) -> str:
@@ -259,12 +264,12 @@ def copy_table(con, table: str, path: str | Path) -> Path:
     table written here is a feature table, read back by fit and assign, which must get the values
     the Parquet file would give."""
     path = Path(path)
-    with atomic_path(table_file(path)) as tmp:
+    with atomic_path(table_output_path(path)) as tmp:
         copy_query(con, f"SELECT * FROM {table}", tmp, path.suffix)
     return path
 
 
-def table_file(path: Path) -> Path:
+def table_output_path(path: Path) -> Path:
     """``path``, when it names a table file (.csv or .parquet); InputError otherwise."""
     if path.suffix.lower() not in (".csv", ".parquet"):
         raise InputError("output must end in .csv or .parquet", file=path)
@@ -275,7 +280,7 @@ def copy_query(con, select: str, tmp: Path, suffix: str) -> dict[str, str]:
     """Write the rows of query ``select``, in its order, to file ``tmp`` as ``suffix`` says (``.csv``,
     formula-safe, or ``.parquet``); the DuckDB type of each column. See :func:`copy_table`."""
     kinds = {name: kind for name, kind, *_ in con.execute(f"DESCRIBE {select}").fetchall()}
-    target = "'" + str(tmp).replace("'", "''") + "'"
+    target = _sql_text(tmp)
     if suffix.lower() == ".csv":
         cells = ", ".join(_csv_cell(c, t) for c, t in kinds.items())
         con.execute(f"COPY (SELECT {cells} FROM ({select})) TO {target} {_CSV_OPTIONS}")
@@ -286,12 +291,9 @@ def copy_query(con, select: str, tmp: Path, suffix: str) -> dict[str, str]:
 
 def written_rows(tmp: Path, suffix: str, kinds: dict[str, str]) -> str:
     """SQL reading back file ``tmp`` written by :func:`copy_query` (columns of types ``kinds``)."""
-    def text(value: str | Path) -> str:
-        return "'" + str(value).replace("'", "''") + "'"
-
-    path = text(tmp)
+    path = _sql_text(tmp)
     if suffix.lower() == ".csv":
-        types = ", ".join(f"{text(c)}: {text(t)}" for c, t in kinds.items())
+        types = ", ".join(f"{_sql_text(c)}: {_sql_text(t)}" for c, t in kinds.items())
         return f"read_csv({path}, header = true, quote = '\"', escape = '\"', columns = {{{types}}})"
     return f"read_parquet({path})"
 

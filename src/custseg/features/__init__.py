@@ -11,7 +11,6 @@ Modules: :mod:`.query` (the feature query, one portable SQL statement, and how D
 """
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -98,35 +97,30 @@ def customer_features(
     """One row per customer_unique_id with a counted order before ``as_of``, sorted by that id."""
     import pyarrow.parquet as pq
 
-    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="custseg-features-") as folder:
+        large = Path(folder) / "features.parquet"
 
-    def fetched(final: str) -> pa.Table | None:
-        """The result as Arrow; None when large: then DuckDB has written it to the file ``written`` names."""
-        # A large result fetched from the query lands in memory while DuckDB still holds its whole
-        # budget: that sum was the peak of a 10M-order run (6.0 GiB, in the backtest's reference
-        # step). DuckDB writes it to a temporary file instead, read once its tables wait on disk.
-        # At 833,000 customers the file would cost 1.5 s against 2.5 s for the query: small results
-        # take the direct way.
-        if ds.scalar("SELECT count(*) FROM order_history") < FILE_RESULT_ROWS:
-            return ds.con.sql(final).to_arrow_table()
-        fd, name = tempfile.mkstemp(prefix="custseg-features-", suffix=".parquet")
-        os.close(fd)
-        written.append(Path(name))
-        copy_query(ds.con, final, written[0], ".parquet")
-        return None
+        def fetched(final: str) -> pa.Table | None:
+            """The result as Arrow; None when large: DuckDB has then written it to ``large``."""
+            # A large result fetched from the query lands in memory while DuckDB still holds its
+            # whole budget: that sum was the peak of a 10M-order run (6.0 GiB, in the backtest's
+            # reference step). DuckDB writes it to a temporary file instead, read once its tables
+            # wait on disk. At 833,000 customers the file would cost 1.5 s against 2.5 s for the
+            # query: small results take the direct way.
+            if ds.scalar("SELECT count(*) FROM order_history") < FILE_RESULT_ROWS:
+                return ds.con.sql(final).to_arrow_table()
+            copy_query(ds.con, final, large, large.suffix)
+            return None
 
-    try:
         result = _run_feature_query(ds, as_of, tuple(statuses), fetched)
         # DuckDB's tables wait on disk meanwhile (idle): its budget, the result and the frame would
         # otherwise add up. Through Arrow: text stays in Arrow buffers (.df() makes a Python object
         # per value, 3x the memory); self_destruct frees each Arrow column once converted.
         with idle(ds):
             if result is None:
-                result = pq.read_table(written[0])
+                result = pq.read_table(large)
+                large.unlink()
             return release_arrow_memory(typed_features(result.to_pandas(self_destruct=True, split_blocks=True)))
-    finally:
-        for path in written:
-            path.unlink(missing_ok=True)
 
 
 def write_features(ds: Dataset, as_of: date | datetime | str, output: str | Path,
@@ -138,10 +132,10 @@ def write_features(ds: Dataset, as_of: date | datetime | str, output: str | Path
     the table, nor a DuckDB one: for millions of customers that is seconds and gigabytes).
     InputError, and nothing written, when no customer has a counted order before ``as_of``.
     """
-    from ..export import atomic_path, table_file, written_rows
+    from ..export import atomic_path, table_output_path, written_rows
 
     statuses = tuple(statuses)
-    path = table_file(Path(output))
+    path = table_output_path(Path(output))
 
     def written(final: str) -> tuple:
         with atomic_path(path) as tmp:  # the steps ran before: a failure there leaves no file at all
