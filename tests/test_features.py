@@ -263,6 +263,50 @@ def test_a_large_result_goes_through_a_file_and_gives_the_same_table(synth_dir, 
     assert not Path(made[0]).exists() and not Path(made[0]).parent.exists()  # removed once read
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_small_data_run_as_one_statement_write_the_staged_table(synth_dir, monkeypatch, tmp_path, suffix):
+    import custseg.features as module
+
+    chosen: list[bool] = []
+    run = module.run_staged
+
+    def recorded(con, sql, sink=None, *, whole=False):
+        chosen.append(whole)
+        return run(con, sql, sink, whole=whole)
+
+    monkeypatch.setattr(module, "run_staged", recorded)
+    with open_data(synth_dir) as ds:
+        whole = module.write_features(ds, "2018-06-01", tmp_path / f"whole{suffix}", ("delivered", "shipped"))
+        frame = module.customer_features(ds, "2018-06-01", ("delivered", "shipped"))
+        # with more orders than run as one statement, the same query runs step by step
+        monkeypatch.setattr(module, "WHOLE_QUERY_ORDERS", 0)
+        staged = module.write_features(ds, "2018-06-01", tmp_path / f"staged{suffix}", ("delivered", "shipped"))
+        staged_frame = module.customer_features(ds, "2018-06-01", ("delivered", "shipped"))
+        assert ds.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary") == 0
+    assert chosen == [True, True, False, False]
+    assert whole == staged and whole[0] > 1000
+    if suffix == ".csv":  # DuckDB encodes the Parquet pages of the two ways differently: the values are equal
+        assert (tmp_path / f"whole{suffix}").read_bytes() == (tmp_path / f"staged{suffix}").read_bytes()
+    assert read_feature_table(tmp_path / f"whole{suffix}").equals(read_feature_table(tmp_path / f"staged{suffix}"))
+    pd.testing.assert_frame_equal(frame, staged_frame, check_exact=True)
+
+
+def test_the_way_the_query_runs_follows_the_number_of_orders(tiny_dir, monkeypatch):
+    import custseg.features as module
+
+    with open_data(tiny_dir) as ds:
+        orders = ds.scalar("SELECT count(*) FROM orders")
+        assert module.whole_query(ds)
+        ds.con.execute("SET memory_limit = '300MB'")  # not the memory free at the time: the same way
+        assert module.whole_query(ds)
+        monkeypatch.setattr(module, "WHOLE_QUERY_ORDERS", orders - 1)
+        assert not module.whole_query(ds)
+        monkeypatch.setattr(module, "WHOLE_QUERY_ORDERS", orders)
+        assert module.whole_query(ds)
+        monkeypatch.setattr(module, "FILE_RESULT_ROWS", orders)  # a result that large goes through a file
+        assert not module.whole_query(ds)
+
+
 # -- the CLI ----------------------------------------------------------------------------------
 
 
