@@ -56,6 +56,20 @@ def test_keyboard_interrupt_is_130(version_raises):
     assert result.code == 130 and result.stderr.strip() == "interrupted"
 
 
+def test_a_signal_that_stops_a_duckdb_query_is_the_same_one_line(version_raises, monkeypatch):
+    import signal
+
+    import duckdb
+
+    from custseg import errors
+
+    # DuckDB turns the signal's KeyboardInterrupt into its own error; the recorded signal tells it apart
+    monkeypatch.setattr(errors, "_stopped_by", signal.SIGINT)
+    version_raises(duckdb.InterruptException("INTERRUPT Error: Interrupted!"))
+    result = run_in_process("version")
+    assert result.code == 130 and result.stderr == "interrupted\n"
+
+
 def test_usage_errors_are_one_line_with_exit_2():
     unknown = run_cli("fit", "--bogus", "data")
     assert unknown.code == 2 and unknown.stderr.startswith("error: No such option: --bogus")

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
-from ..errors import InternalError, as_user_error
+from ..errors import InternalError, Stopped, as_user_error
 
 
 try:  # typer >= 0.24 vendors click
@@ -73,6 +73,8 @@ class ErrorBoundary(TyperGroup):
         error = as_user_error(exc)
         if self.debug:
             traceback.print_exception(exc, file=sys.stderr)
+        if isinstance(error, Stopped):  # a signal stopped a DuckDB query: "interrupted", as anywhere else
+            return error.exit_code
         hint = " (run with --debug for the traceback)" if isinstance(error, InternalError) and not self.debug else ""
         say_error(as_flags(error.message) + hint)
         return error.exit_code
