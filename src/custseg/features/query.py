@@ -88,16 +88,15 @@ order_reviews AS (
 repeat_customers AS (
     SELECT customer_unique_id FROM counted_orders GROUP BY customer_unique_id HAVING COUNT(*) > 1
 ),
-order_history AS (
-    -- one row per customer: everything that adds up over their counted orders (ORDER_FACTS,
-    -- HISTORY_COLUMNS); for what is a choice (main payment type and category, latest state) the
-    -- least and the greatest value, which settle it for nearly everyone. A customer with one
-    -- counted order (about 97%) has that order's values: the same numbers as the aggregate,
-    -- without a hash table of everyone.
-{history}
+repeat_history AS (
+    -- customers with several counted orders (about 3%): everything that adds up over their orders
+    -- (ORDER_FACTS, HISTORY_COLUMNS); for what is a choice (main payment type and category, latest
+    -- state) the least and the greatest value, which settle it for nearly everyone
+{repeat_history}
 ),
 mixed_orders AS (
-    -- the counted orders of the few customers whose choices the least and greatest do not settle
+    -- the counted orders of the few customers whose choices the least and greatest do not settle:
+    -- a repeat customer's by their history, another's by the contents of their one order
     SELECT
         co.order_id,
         co.customer_unique_id,
@@ -108,9 +107,32 @@ mixed_orders AS (
         h.min_state < h.max_state AS mixed_state,
         h.shared_review = 1 AS shared_review
     FROM counted_orders co
-    JOIN order_history h ON h.customer_unique_id = co.customer_unique_id
+    JOIN repeat_history h ON h.customer_unique_id = co.customer_unique_id
     WHERE h.min_payment_type < h.max_payment_type OR h.min_category < h.max_category
        OR h.min_state < h.max_state OR h.shared_review = 1
+    UNION ALL
+    SELECT
+        co.order_id,
+        co.customer_unique_id,
+        co.customer_state,
+        co.purchased_at,
+        op.min_payment_type < op.max_payment_type AS mixed_payment,
+        oc.min_category < oc.max_category AS mixed_category,
+        FALSE AS mixed_state,
+        r.shared = 1 AS shared_review
+    FROM (
+        SELECT order_id FROM order_contents WHERE min_category < max_category
+        UNION
+        SELECT order_id FROM order_payments WHERE min_payment_type < max_payment_type
+        UNION
+        SELECT order_id FROM order_reviews WHERE shared = 1
+    ) mixed
+    JOIN counted_orders co ON co.order_id = mixed.order_id
+    LEFT JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id
+    LEFT JOIN order_contents oc ON oc.order_id = co.order_id
+    LEFT JOIN order_payments op ON op.order_id = co.order_id
+    LEFT JOIN order_reviews r ON r.order_id = co.order_id
+    WHERE m.customer_unique_id IS NULL
 ),
 review_scores AS (
     -- one review may cover several orders: count it once
@@ -166,6 +188,13 @@ latest_state AS (
     FROM mixed_orders
     WHERE mixed_state AND customer_state IS NOT NULL
     GROUP BY customer_unique_id
+),
+order_history AS (
+    -- one row per customer: a customer with one counted order (about 97%) has that order's values,
+    -- the same numbers as the aggregate, without a hash table of everyone
+{single_history}
+    UNION ALL
+    SELECT * FROM repeat_history
 )
 SELECT
     {person_text} AS customer_unique_id,
@@ -299,26 +328,25 @@ def _history_column(aggregate: str, fact: str, one_order: bool) -> str:
     return f"CAST({value} AS DOUBLE)" if aggregate == "AVG" else value
 
 
-def _history_sql() -> str:
-    """``order_history``: customers with one counted order read it as it is; the others aggregate."""
-    def columns(one_order: bool) -> str:
-        return ",\n        ".join(f"{_history_column(agg, fact, one_order)} AS {name}"
-                                   for name, agg, fact in HISTORY_COLUMNS)
-
+def _history_sql(one_order: bool) -> str:
+    """The history of the customers with one counted order (``one_order``: that order as it is), or
+    of the others (aggregated)."""
+    columns = ",\n        ".join(f"{_history_column(agg, fact, one_order)} AS {name}"
+                                  for name, agg, fact in HISTORY_COLUMNS)
     joins = """LEFT JOIN order_contents oc ON oc.order_id = co.order_id
     LEFT JOIN order_payments op ON op.order_id = co.order_id
     LEFT JOIN order_reviews r ON r.order_id = co.order_id"""
-    return f"""    SELECT
+    if one_order:
+        return f"""    SELECT
         co.customer_unique_id,
-        {columns(True)}
+        {columns}
     FROM counted_orders co
     LEFT JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id
     {joins}
-    WHERE m.customer_unique_id IS NULL
-    UNION ALL
-    SELECT
+    WHERE m.customer_unique_id IS NULL"""
+    return f"""    SELECT
         co.customer_unique_id,
-        {columns(False)}
+        {columns}
     FROM counted_orders co
     JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id
     {joins}
@@ -339,7 +367,8 @@ def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[s
         as_of=f"TIMESTAMP '{day.isoformat()} 00:00:00'",
         statuses=", ".join(_sql_text(s) for s in statuses),
         person_text=person_text,
-        history=_history_sql(),
+        single_history=_history_sql(True),
+        repeat_history=_history_sql(False),
     ).strip()
 
 
