@@ -333,24 +333,18 @@ def _history_sql(one_order: bool) -> str:
     of the others (aggregated)."""
     columns = ",\n        ".join(f"{_history_column(agg, fact, one_order)} AS {name}"
                                   for name, agg, fact in HISTORY_COLUMNS)
-    joins = """LEFT JOIN order_contents oc ON oc.order_id = co.order_id
-    LEFT JOIN order_payments op ON op.order_id = co.order_id
-    LEFT JOIN order_reviews r ON r.order_id = co.order_id"""
-    if one_order:
-        return f"""    SELECT
-        co.customer_unique_id,
-        {columns}
-    FROM counted_orders co
-    LEFT JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id
-    {joins}
-    WHERE m.customer_unique_id IS NULL"""
+    repeat = ("LEFT JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id" if one_order
+              else "JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id")
+    rows = "WHERE m.customer_unique_id IS NULL" if one_order else "GROUP BY co.customer_unique_id"
     return f"""    SELECT
         co.customer_unique_id,
         {columns}
     FROM counted_orders co
-    JOIN repeat_customers m ON m.customer_unique_id = co.customer_unique_id
-    {joins}
-    GROUP BY co.customer_unique_id"""
+    {repeat}
+    LEFT JOIN order_contents oc ON oc.order_id = co.order_id
+    LEFT JOIN order_payments op ON op.order_id = co.order_id
+    LEFT JOIN order_reviews r ON r.order_id = co.order_id
+    {rows}"""
 
 
 def feature_sql(as_of: date | datetime | str, statuses: tuple[str, ...] | list[str] = DEFAULT_STATUSES,
@@ -391,9 +385,9 @@ def run_staged(con, sql: str, sink=None, *, whole: bool = False):
     The same SQL as one statement would keep every step's hash tables in memory at once: with
     millions of customers that outgrows DuckDB's memory budget. Materialised one by one, each step
     fits, a finished step can be written to disk by DuckDB's buffer manager, and the work is the same.
-    With ``whole``, for data that fit the budget as one statement, the query runs as it is (``sink``
-    gets the whole query): no table is written per step, and DuckDB pipelines the steps (about twice
-    as fast on 100,000 customers, a tenth faster on a million).
+    With ``whole``, for small data (see :func:`custseg.features.whole_query`), the query runs as it is
+    (``sink`` gets the whole query): no table is written per step, and DuckDB pipelines the steps
+    (about twice as fast on 100,000 customers, a little faster on a million).
     """
     if whole:
         return sink(sql) if sink is not None else con.sql(sql).to_arrow_table()
