@@ -189,46 +189,70 @@ latest_state AS (
     WHERE mixed_state AND customer_state IS NOT NULL
     GROUP BY customer_unique_id
 ),
-order_history AS (
-    -- one row per customer: a customer with one counted order (about 97%) has that order's values,
-    -- the same numbers as the aggregate, without a hash table of everyone
+feature_rows AS (
+    -- one row per customer, the id as the engine holds it (written out and sorted last)
+    SELECT
+        h.customer_unique_id,
+        -- divide DOUBLEs: integer / 86400.0 would be a DECIMAL division (rounded to 7 places) in Spark
+        CAST(date_diff('second', h.last_purchase_at, {as_of}) AS DOUBLE) / 86400 AS recency_days,
+        h.frequency,
+        CAST(h.monetary AS DOUBLE) AS monetary,
+        CAST(h.monetary AS DOUBLE) / h.frequency AS mean_basket,
+        CAST(h.n_items AS DOUBLE) / h.frequency AS mean_items,
+        CAST(h.n_items AS BIGINT) AS total_items,
+        CASE WHEN h.shared_review = 1 THEN rs.review_score_mean
+             ELSE CAST(h.score_sum AS DOUBLE) / NULLIF(h.n_scores, 0) END AS review_score_mean,
+        CAST(h.n_reviewed_orders AS DOUBLE) / h.frequency AS review_share,
+        CASE WHEN h.shared_review = 1 THEN rs.answer_seconds_mean
+             ELSE CAST(h.answer_sum AS DOUBLE) / NULLIF(h.n_answers, 0) END / 86400 AS answer_days,
+        h.delivery_seconds_mean / 86400 AS delivery_days_mean,
+        h.lateness_seconds_mean / 86400 AS lateness_days_mean,
+        h.late_share,
+        COALESCE(CAST(h.installments AS DOUBLE) / h.n_payments, 1.0) AS installments_mean,
+        COALESCE(CASE WHEN h.min_payment_type = h.max_payment_type THEN h.min_payment_type
+                      ELSE mp.payment_type END, 'unknown') AS main_payment_type,
+        COALESCE(CAST(h.freight AS DOUBLE) / CAST(NULLIF(h.items_value, 0) AS DOUBLE), 0.0) AS freight_share,
+        CASE WHEN h.min_category IS NULL THEN 0 WHEN h.min_category = h.max_category THEN 1
+             ELSE cm.n_categories END AS n_categories,
+        COALESCE(CASE WHEN h.min_category = h.max_category THEN h.min_category ELSE cm.category END,
+                 'unknown') AS main_category,
+        COALESCE(CASE WHEN h.min_state = h.max_state THEN h.min_state ELSE ls.customer_state END,
+                 'unknown') AS customer_state,
+        CAST(date_diff('second', h.first_purchase_at, {as_of}) AS DOUBLE) / 86400 AS tenure_days
+    FROM (
+        -- a customer with one counted order (about 97%) has that order's values, the same numbers
+        -- as the aggregate, without a hash table of everyone
 {single_history}
-    UNION ALL
-    SELECT * FROM repeat_history
+        UNION ALL
+        SELECT * FROM repeat_history
+    ) h
+    LEFT JOIN review_scores rs ON rs.customer_unique_id = h.customer_unique_id
+    LEFT JOIN main_payment_type mp ON mp.customer_unique_id = h.customer_unique_id
+    LEFT JOIN category_mix cm ON cm.customer_unique_id = h.customer_unique_id
+    LEFT JOIN latest_state ls ON ls.customer_unique_id = h.customer_unique_id
 )
 SELECT
     {person_text} AS customer_unique_id,
-    -- divide DOUBLEs: integer / 86400.0 would be a DECIMAL division (rounded to 7 places) in Spark
-    CAST(date_diff('second', h.last_purchase_at, {as_of}) AS DOUBLE) / 86400 AS recency_days,
+    h.recency_days,
     h.frequency,
-    CAST(h.monetary AS DOUBLE) AS monetary,
-    CAST(h.monetary AS DOUBLE) / h.frequency AS mean_basket,
-    CAST(h.n_items AS DOUBLE) / h.frequency AS mean_items,
-    CAST(h.n_items AS BIGINT) AS total_items,
-    CASE WHEN h.shared_review = 1 THEN rs.review_score_mean
-         ELSE CAST(h.score_sum AS DOUBLE) / NULLIF(h.n_scores, 0) END AS review_score_mean,
-    CAST(h.n_reviewed_orders AS DOUBLE) / h.frequency AS review_share,
-    CASE WHEN h.shared_review = 1 THEN rs.answer_seconds_mean
-         ELSE CAST(h.answer_sum AS DOUBLE) / NULLIF(h.n_answers, 0) END / 86400 AS answer_days,
-    h.delivery_seconds_mean / 86400 AS delivery_days_mean,
-    h.lateness_seconds_mean / 86400 AS lateness_days_mean,
+    h.monetary,
+    h.mean_basket,
+    h.mean_items,
+    h.total_items,
+    h.review_score_mean,
+    h.review_share,
+    h.answer_days,
+    h.delivery_days_mean,
+    h.lateness_days_mean,
     h.late_share,
-    COALESCE(CAST(h.installments AS DOUBLE) / h.n_payments, 1.0) AS installments_mean,
-    COALESCE(CASE WHEN h.min_payment_type = h.max_payment_type THEN h.min_payment_type
-                  ELSE mp.payment_type END, 'unknown') AS main_payment_type,
-    COALESCE(CAST(h.freight AS DOUBLE) / CAST(NULLIF(h.items_value, 0) AS DOUBLE), 0.0) AS freight_share,
-    CASE WHEN h.min_category IS NULL THEN 0 WHEN h.min_category = h.max_category THEN 1
-         ELSE cm.n_categories END AS n_categories,
-    COALESCE(CASE WHEN h.min_category = h.max_category THEN h.min_category ELSE cm.category END,
-             'unknown') AS main_category,
-    COALESCE(CASE WHEN h.min_state = h.max_state THEN h.min_state ELSE ls.customer_state END,
-             'unknown') AS customer_state,
-    CAST(date_diff('second', h.first_purchase_at, {as_of}) AS DOUBLE) / 86400 AS tenure_days
-FROM order_history h
-LEFT JOIN review_scores rs ON rs.customer_unique_id = h.customer_unique_id
-LEFT JOIN main_payment_type mp ON mp.customer_unique_id = h.customer_unique_id
-LEFT JOIN category_mix cm ON cm.customer_unique_id = h.customer_unique_id
-LEFT JOIN latest_state ls ON ls.customer_unique_id = h.customer_unique_id
+    h.installments_mean,
+    h.main_payment_type,
+    h.freight_share,
+    h.n_categories,
+    h.main_category,
+    h.customer_state,
+    h.tenure_days
+FROM feature_rows h
 ORDER BY h.customer_unique_id
 """
 
@@ -288,7 +312,8 @@ ORDER_FACTS: dict[str, str] = {
     "max_category": "oc.max_category",
 }
 
-#: The columns of ``order_history``: (name, aggregate, fact of :data:`ORDER_FACTS` or ``*``).
+#: The columns of a customer's history (``repeat_history``, and the one-order rows inside ``feature_rows``):
+#: (name, aggregate, fact of :data:`ORDER_FACTS` or ``*``).
 HISTORY_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("first_purchase_at", "MIN", "purchased_at"),
     ("last_purchase_at", "MAX", "purchased_at"),
